@@ -1,0 +1,1 @@
+"""feedsvc: ingest syndication sources, normalise them, publish RSS, Atom and JSON Feed."""
