@@ -196,6 +196,8 @@ class StoreResult:
     unchanged: int = 0
     merged: int = 0
     changed_ids: tuple[str, ...] = ()
+    feeds: frozenset[str] = frozenset()
+    """Feed keys whose content changed: ``all``, ``desks/<id>``, ``topics/<id>``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,7 @@ class SourceResult:
     error: str | None = None
     problems: tuple[str, ...] = ()
     changed_ids: tuple[str, ...] = ()
+    feeds: frozenset[str] = frozenset()
 
     def line(self) -> str:
         """The one line ``feedsvc ingest`` prints for this source."""

@@ -1,0 +1,272 @@
+"""Load the operator's catalogue (``feeds/``) and cross-check it.
+
+The catalogue is three TOML files: desks, topics and sources. Loading collects
+*every* problem, each naming its file and key, before failing, so an operator
+fixes a bad edit in one pass instead of one error per run. The result is an
+immutable ``Catalog``; callers keep the last good one when a reload fails.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feedsvc.errors import ConfigError
+from feedsvc.model import Catalog, Desk, Source, Topic
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+INTERVAL_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh])\s*$")
+UNITS = {"s": 1, "m": 60, "h": 3600}
+DEFAULT_EVERY = "15m"
+FILES = ("desks.toml", "topics.toml", "sources.toml")
+
+DESK_KEYS = {"title", "description", "bylines"}
+TOPIC_KEYS = {"title", "description", "match", "categories"}
+SOURCE_KEYS = {"kind", "url", "path", "desk", "timezone", "every", "topics", "enabled", "title"}
+
+
+def parse_interval(text: object) -> timedelta:
+    """``"5m"`` → 5 minutes. A number and s, m or h; at least one second."""
+    match = INTERVAL_PATTERN.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"bad interval {text!r}: expected a number and s, m or h, e.g. '5m'")
+    seconds = float(match.group(1)) * UNITS[match.group(2)]
+    if seconds < 1:
+        raise ValueError(f"bad interval {text!r}: at least 1s")
+    return timedelta(seconds=seconds)
+
+
+def check_feed_url(url: object) -> str:
+    """Syntax and scheme only; the address policy is applied again at fetch time."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("expected a URL string")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError(f"bad URL {url!r}: only http and https are fetched")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError(f"bad URL {url!r}: bad host or port") from None
+    if not host or (port is not None and not 0 < port < 65536):
+        raise ValueError(f"bad URL {url!r}: no host")
+    return url.strip()
+
+
+def check_timezone(name: object) -> str:
+    if not isinstance(name, str):
+        raise ValueError("expected a time zone name such as 'Europe/Brussels'")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+@dataclass
+class _Problems:
+    """Collects findings while loading; the only mutable thing here, local to one load."""
+
+    items: list[str] = field(default_factory=list)
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+
+def load_catalog(root: Path) -> Catalog:
+    """Read ``root/{desks,topics,sources}.toml``; raise ConfigError listing every problem."""
+    root = Path(root)
+    problems = _Problems()
+    if not root.is_dir():
+        raise ConfigError(f"{root}: catalogue folder not found (set FEEDSVC_FEEDS_DIR)")
+    tables = {name: _read_toml(root / name, problems) for name in FILES}
+    desks = _build(tables["desks.toml"], root / "desks.toml", DESK_KEYS, _desk, problems)
+    topics = _build(tables["topics.toml"], root / "topics.toml", TOPIC_KEYS, _topic, problems)
+
+    def source(key: str, table: dict[str, Any], where: str, problems: _Problems) -> Source | None:
+        return _source(key, table, where, problems, root, desks, topics)
+
+    sources = _build(tables["sources.toml"], root / "sources.toml", SOURCE_KEYS, source, problems)
+    if problems.items:
+        count = len(problems.items)
+        raise ConfigError(
+            f"{count} problem{'s' if count > 1 else ''} in the catalogue", tuple(problems.items)
+        )
+    return Catalog(root=root, desks=desks, topics=topics, sources=sources)
+
+
+def _read_toml(path: Path, problems: _Problems) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        problems.add(str(path), "file not found")
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add(str(path), f"cannot read: {exc}")
+        return {}
+    _duplicate_tables(text, path, problems)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        if "Cannot declare" not in str(exc):  # duplicates are already reported by name
+            problems.add(str(path), f"not valid TOML: {exc}")
+        return {}
+
+
+def _duplicate_tables(text: str, path: Path, problems: _Problems) -> None:
+    """tomllib stops at the first duplicate with a terse message; name each one."""
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        match = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$", line)
+        if not match:
+            continue
+        key = match.group(1).strip("\"'")
+        if key in seen:
+            problems.add(f"{path} [{key}]", f"duplicate id (line {seen[key]} and line {number})")
+        else:
+            seen[key] = number
+
+
+Builder = Callable[[str, dict[str, Any], str, _Problems], Any]
+
+
+def _build(
+    data: dict[str, Any], path: Path, allowed: set[str], builder: Builder, problems: _Problems
+) -> dict[str, Any]:
+    built: dict[str, Any] = {}
+    for key, table in data.items():
+        where = f"{path} [{key}]"
+        if not ID_PATTERN.match(key):
+            problems.add(where, "bad id: use lower-case letters, digits and '-'")
+            continue
+        if not isinstance(table, dict):
+            problems.add(where, "expected a table")
+            continue
+        for unknown in sorted(set(table) - allowed):
+            problems.add(f"{where} {unknown}", f"unknown key (known: {', '.join(sorted(allowed))})")
+        record = builder(key, table, where, problems)
+        if record is not None:
+            built[key] = record
+    return built
+
+
+def _text(
+    table: Mapping[str, Any],
+    key: str,
+    where: str,
+    problems: _Problems,
+    *,
+    required: bool = False,
+    default: str = "",
+) -> str:
+    value = table.get(key)
+    if value is None:
+        if required:
+            problems.add(f"{where} {key}", "missing")
+        return default
+    if not isinstance(value, str) or (required and not value.strip()):
+        problems.add(f"{where} {key}", "expected a non-empty string")
+        return default
+    return value.strip()
+
+
+def _strings(
+    table: Mapping[str, Any], key: str, where: str, problems: _Problems
+) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.add(f"{where} {key}", "expected a list of non-empty strings")
+        return ()
+    return tuple(v.strip() for v in value)
+
+
+def _desk(key: str, table: dict[str, Any], where: str, problems: _Problems) -> Desk:
+    return Desk(
+        id=key,
+        title=_text(table, "title", where, problems, required=True),
+        description=_text(table, "description", where, problems),
+        bylines=_strings(table, "bylines", where, problems),
+    )
+
+
+def _topic(key: str, table: dict[str, Any], where: str, problems: _Problems) -> Topic:
+    return Topic(
+        id=key,
+        title=_text(table, "title", where, problems, required=True),
+        description=_text(table, "description", where, problems),
+        match=_strings(table, "match", where, problems),
+        categories=_strings(table, "categories", where, problems),
+    )
+
+
+def _source(
+    key: str,
+    table: dict[str, Any],
+    where: str,
+    problems: _Problems,
+    root: Path,
+    desks: Mapping[str, Desk],
+    topics: Mapping[str, Topic],
+) -> Source | None:
+    before = len(problems.items)
+    kind = table.get("kind")
+    if kind not in ("feed", "files"):
+        problems.add(f"{where} kind", f"expected 'feed' or 'files', got {kind!r}")
+    desk = _text(table, "desk", where, problems, required=True)
+    if desk and desk not in desks:
+        problems.add(f"{where} desk", f"unknown desk {desk!r} (not in desks.toml)")
+    source_topics = _strings(table, "topics", where, problems)
+    for topic in source_topics:
+        if topic not in topics:
+            problems.add(f"{where} topics", f"unknown topic {topic!r} (not in topics.toml)")
+    every = timedelta(0)
+    try:
+        every = parse_interval(table.get("every", DEFAULT_EVERY))
+    except ValueError as exc:
+        problems.add(f"{where} every", str(exc))
+    timezone = "UTC"
+    try:
+        timezone = check_timezone(table.get("timezone", "UTC"))
+    except ValueError as exc:
+        problems.add(f"{where} timezone", str(exc))
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.add(f"{where} enabled", "expected true or false")
+    url: str | None = None
+    path: Path | None = None
+    if kind == "feed":
+        if "path" in table:
+            problems.add(f"{where} path", "only for kind = 'files'")
+        try:
+            url = check_feed_url(table.get("url"))
+        except ValueError as exc:
+            problems.add(f"{where} url", str(exc) if "url" in table else "missing")
+    elif kind == "files":
+        if "url" in table:
+            problems.add(f"{where} url", "only for kind = 'feed'")
+        raw = _text(table, "path", where, problems, required=True)
+        if raw:
+            path = (root / raw).resolve()
+            if not path.is_dir():
+                problems.add(f"{where} path", f"folder not found: {path}")
+    title = _text(table, "title", where, problems) or None
+    if len(problems.items) > before:
+        return None
+    return Source(
+        id=key,
+        kind=kind,
+        desk=desk,
+        every=every,
+        url=url,
+        path=path,
+        timezone=timezone,
+        topics=source_topics,
+        enabled=enabled,
+        title=title,
+    )

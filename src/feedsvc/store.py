@@ -1,0 +1,605 @@
+"""Storage: queries over the tables of ``schema.py``, the same code on SQLite and PostgreSQL.
+
+A source's batch is stored in one write transaction together with the fetch
+validators that produced it, so a crash either keeps both or neither: the next
+run re-fetches instead of trusting an ETag whose articles were never saved.
+On SQLite every writer starts with ``BEGIN IMMEDIATE`` (WAL mode, busy timeout)
+so two writers queue instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from feedsvc.errors import StoreError
+from feedsvc.model import Article, Source, StoreResult, Validators
+from feedsvc.schema import article_topics, articles, fetches, items, sources, state
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT = 30.0
+WRITE_ATTEMPTS = 3
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers about a source between fetches."""
+
+    id: str
+    paused: bool
+    validators: Validators
+    error_count: int
+    last_error: str | None
+    last_status: int | None
+    next_fetch_at: datetime | None
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine with the per-backend settings feedsvc relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL, foreign keys, and explicit BEGIN so writers can ask for IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(create_db_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision (idempotent)."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.write() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    # -- transactions ----------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock up front."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    def _retrying(self, work: Callable[[Connection], T]) -> T:
+        """Run one write transaction, again if SQLite stayed busy past its timeout."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not (self.is_sqlite and locked) or attempt == WRITE_ATTEMPTS:
+                    raise StoreError(f"database error: {exc.orig or exc}") from exc
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    # -- sources ---------------------------------------------------------------
+
+    def sync_sources(self, catalog_sources: Iterable[Source], now: datetime) -> None:
+        """Make the catalogue's sources known to the database, keeping their state.
+
+        Sources removed from the catalogue lose their row but not their articles.
+        """
+        wanted = {source.id: source for source in catalog_sources}
+
+        def work(conn: Connection) -> None:
+            rows = conn.execute(
+                select(sources.c.id, sources.c.config).where(sources.c.origin == "catalog")
+            ).all()
+            known = {row.id: row.config for row in rows}
+            for source_id in set(known) - set(wanted):
+                conn.execute(delete(sources).where(sources.c.id == source_id))
+            for source in wanted.values():
+                config = source_config(source)
+                if source.id not in known:
+                    conn.execute(
+                        insert(sources).values(
+                            id=source.id,
+                            origin="catalog",
+                            config=config,
+                            paused=False,
+                            error_count=0,
+                            created_at=now,
+                        )
+                    )
+                elif known[source.id] != config:
+                    conn.execute(
+                        update(sources).where(sources.c.id == source.id).values(config=config)
+                    )
+
+        self._retrying(work)
+
+    def source_state(self, source_id: str) -> SourceState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.id == source_id)).first()
+        if row is None:
+            return None
+        return SourceState(
+            id=row.id,
+            paused=row.paused,
+            validators=Validators(etag=row.etag, last_modified=row.last_modified),
+            error_count=row.error_count,
+            last_error=row.last_error,
+            last_status=row.last_status,
+            next_fetch_at=row.next_fetch_at,
+            last_fetch_at=row.last_fetch_at,
+            last_success_at=row.last_success_at,
+        )
+
+    def record_not_modified(
+        self, source_id: str, status: int | None, now: datetime, duration_ms: int = 0
+    ) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id)
+                .values(
+                    error_count=0,
+                    last_error=None,
+                    last_status=status,
+                    last_fetch_at=now,
+                    last_success_at=now,
+                )
+            )
+            _log_fetch(conn, source_id, now, "not_modified", status, duration_ms=duration_ms)
+
+        self._retrying(work)
+
+    def record_failure(
+        self, source_id: str, error: str, status: int | None, now: datetime, duration_ms: int = 0
+    ) -> None:
+        """Count the error; the stored articles and validators stay as they were."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id)
+                .values(
+                    error_count=sources.c.error_count + 1,
+                    last_error=error,
+                    last_status=status,
+                    last_fetch_at=now,
+                )
+            )
+            _log_fetch(conn, source_id, now, "error", status, error=error, duration_ms=duration_ms)
+
+        self._retrying(work)
+
+    # -- articles ----------------------------------------------------------------
+
+    def save_batch(
+        self,
+        source_id: str,
+        batch: Sequence[Article],
+        validators: Validators,
+        status: int | None,
+        now: datetime,
+        duration_ms: int = 0,
+    ) -> StoreResult:
+        """Store one source's articles and the validators that brought them, all or nothing."""
+
+        def work(conn: Connection) -> StoreResult:
+            result = _store_articles(conn, source_id, batch, now)
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id)
+                .values(
+                    etag=validators.etag,
+                    last_modified=validators.last_modified,
+                    error_count=0,
+                    last_error=None,
+                    last_status=status,
+                    last_fetch_at=now,
+                    last_success_at=now,
+                )
+            )
+            _log_fetch(
+                conn,
+                source_id,
+                now,
+                "ok",
+                status,
+                result.new,
+                result.updated,
+                duration_ms=duration_ms,
+            )
+            return result
+
+        return self._retrying(work)
+
+    def list_articles(
+        self,
+        desk: str | None = None,
+        topic: str | None = None,
+        source: str | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
+    ) -> list[Article]:
+        """Newest first; ties broken by id so every listing is deterministic."""
+        query = select(articles)
+        if desk is not None:
+            query = query.where(articles.c.desk == desk)
+        if topic is not None:
+            query = query.where(
+                articles.c.id.in_(
+                    select(article_topics.c.article_id).where(article_topics.c.topic == topic)
+                )
+            )
+        if source is not None:
+            query = query.where(
+                articles.c.id.in_(select(items.c.article_id).where(items.c.source == source))
+            )
+        query = query.order_by(articles.c.published.desc(), articles.c.id.desc()).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            topics = _topics_of(conn, [row.id for row in rows])
+        return [_article(row, topics.get(row.id, ())) for row in rows]
+
+    def count_articles(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(articles)).scalar_one()
+
+    # -- shared state ---------------------------------------------------------------
+
+    def get_state(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(state.c.value).where(state.c.key == key)).scalar()
+
+    def put_state(self, conn: Connection, key: str, value: str) -> None:
+        changed = conn.execute(update(state).where(state.c.key == key).values(value=value))
+        if changed.rowcount == 0:
+            conn.execute(insert(state).values(key=key, value=value))
+
+
+def source_config(source: Source) -> str:
+    """A source's settings as stable JSON, to notice catalogue edits."""
+    return json.dumps(
+        {
+            "kind": source.kind,
+            "url": source.url,
+            "path": str(source.path) if source.path else None,
+            "desk": source.desk,
+            "every": source.every.total_seconds(),
+            "timezone": source.timezone,
+            "topics": list(source.topics),
+            "enabled": source.enabled,
+            "title": source.title,
+        },
+        sort_keys=True,
+    )
+
+
+def _log_fetch(
+    conn: Connection,
+    source_id: str,
+    now: datetime,
+    outcome: str,
+    status: int | None,
+    new: int = 0,
+    updated: int = 0,
+    *,
+    error: str | None = None,
+    duration_ms: int = 0,
+) -> None:
+    conn.execute(
+        insert(fetches).values(
+            source=source_id,
+            at=now,
+            outcome=outcome,
+            status=status,
+            new=new,
+            updated=updated,
+            error=error,
+            duration_ms=duration_ms,
+        )
+    )
+
+
+def _store_articles(
+    conn: Connection, source_id: str, batch: Sequence[Article], now: datetime
+) -> StoreResult:
+    """Insert, update or merge each article; unchanged ones cost no write."""
+    known = {
+        row.guid: (row.article_id, row.fingerprint)
+        for row in conn.execute(
+            select(items.c.guid, items.c.article_id, items.c.fingerprint).where(
+                items.c.source == source_id
+            )
+        )
+    }
+    unique: dict[str, Article] = {}
+    for article in batch:
+        unique.setdefault(article.guid, article)  # a feed that repeats a guid: first wins
+    urls = [a.url for a in unique.values() if a.url and a.guid not in known]
+    owners = _owners_by_url(conn, urls)
+
+    new_rows: list[dict[str, Any]] = []
+    new_items: list[dict[str, Any]] = []
+    new_topics: dict[str, set[str]] = {}
+    new = updated = unchanged = merged = 0
+    changed: list[str] = []
+    stale = [
+        known[a.guid][0]
+        for a in unique.values()
+        if a.guid in known and known[a.guid][1] != a.fingerprint
+    ]
+    touched = _feed_keys(conn, stale)  # where updated articles were before the change
+    for article in unique.values():
+        if article.guid in known:
+            article_id, fingerprint = known[article.guid]
+            if fingerprint == article.fingerprint:
+                unchanged += 1
+            elif article_id == article.id:
+                _update_article(conn, article)
+                conn.execute(
+                    update(items)
+                    .where(items.c.source == source_id, items.c.guid == article.guid)
+                    .values(fingerprint=article.fingerprint)
+                )
+                updated += 1
+                changed.append(article.id)
+            else:  # another source owns the story; remember we saw the new version
+                conn.execute(
+                    update(items)
+                    .where(items.c.source == source_id, items.c.guid == article.guid)
+                    .values(fingerprint=article.fingerprint)
+                )
+                unchanged += 1
+            continue
+        owner = owners.get(article.url) if article.url else None
+        if owner is not None:
+            new_items.append(_item_row(source_id, article, owner))
+            if owner in new_topics:  # the owner is new in this very batch
+                new_topics[owner] |= set(article.topics)
+            elif _add_topics(conn, owner, article.topics):
+                changed.append(owner)
+            merged += 1
+            continue
+        new_rows.append(_article_row(article, now))
+        new_items.append(_item_row(source_id, article, article.id))
+        new_topics[article.id] = set(article.topics)
+        if article.url:
+            owners[article.url] = article.id  # a later duplicate in this batch merges
+        new += 1
+        changed.append(article.id)
+    if new_rows:
+        conn.execute(insert(articles), new_rows)
+    if new_items:
+        conn.execute(insert(items), new_items)
+    topic_rows = [
+        {"article_id": article_id, "topic": topic}
+        for article_id, topics in new_topics.items()
+        for topic in sorted(topics)
+    ]
+    if topic_rows:
+        conn.execute(insert(article_topics), topic_rows)
+    if changed:
+        touched |= _feed_keys(conn, changed)
+    return StoreResult(
+        new=new,
+        updated=updated,
+        unchanged=unchanged,
+        merged=merged,
+        changed_ids=tuple(changed),
+        feeds=frozenset(touched),
+    )
+
+
+def _feed_keys(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """The feeds that list any of these articles: ``all``, their desks and topics."""
+    keys: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        keys.update(
+            f"desks/{desk}"
+            for desk in conn.execute(
+                select(articles.c.desk).where(articles.c.id.in_(chunk)).distinct()
+            ).scalars()
+        )
+        keys.update(
+            f"topics/{topic}"
+            for topic in conn.execute(
+                select(article_topics.c.topic)
+                .where(article_topics.c.article_id.in_(chunk))
+                .distinct()
+            ).scalars()
+        )
+    if ids:
+        keys.add("all")
+    return keys
+
+
+def _owners_by_url(conn: Connection, urls: list[str]) -> dict[str, str]:
+    owners: dict[str, str] = {}
+    for start in range(0, len(urls), 500):
+        chunk = urls[start : start + 500]
+        for row in conn.execute(
+            select(articles.c.url, articles.c.id).where(articles.c.url.in_(chunk))
+        ):
+            owners[row.url] = row.id
+    return owners
+
+
+def _article_row(article: Article, now: datetime) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "source": article.source,
+        "guid": article.guid,
+        "url": article.url,
+        "title": article.title,
+        "summary": article.summary,
+        "content_html": article.content_html,
+        "author": article.author,
+        "desk": article.desk,
+        "language": article.language,
+        "published": article.published,
+        "updated": article.updated,
+        "dated": article.dated,
+        "fingerprint": article.fingerprint,
+        "first_seen": now,
+    }
+
+
+def _item_row(source_id: str, article: Article, article_id: str) -> dict[str, Any]:
+    return {
+        "source": source_id,
+        "guid": article.guid,
+        "article_id": article_id,
+        "fingerprint": article.fingerprint,
+    }
+
+
+def _update_article(conn: Connection, article: Article) -> None:
+    values: dict[str, Any] = {
+        "title": article.title,
+        "summary": article.summary,
+        "content_html": article.content_html,
+        "author": article.author,
+        "desk": article.desk,
+        "language": article.language,
+        "updated": article.updated,
+        "dated": article.dated,
+        "fingerprint": article.fingerprint,
+    }
+    if article.dated:  # an undated item keeps its first-seen time
+        values["published"] = article.published
+    if article.url:
+        taken = conn.execute(
+            select(articles.c.id).where(articles.c.url == article.url, articles.c.id != article.id)
+        ).first()
+        if taken is None:
+            values["url"] = article.url
+    conn.execute(update(articles).where(articles.c.id == article.id).values(**values))
+    conn.execute(delete(article_topics).where(article_topics.c.article_id == article.id))
+    if article.topics:
+        conn.execute(
+            insert(article_topics),
+            [{"article_id": article.id, "topic": t} for t in article.topics],
+        )
+
+
+def _add_topics(conn: Connection, article_id: str, topics: Iterable[str]) -> bool:
+    """Union a merged duplicate's topics into the stored story; True if any was new."""
+    have = set(
+        conn.execute(
+            select(article_topics.c.topic).where(article_topics.c.article_id == article_id)
+        ).scalars()
+    )
+    missing = sorted(set(topics) - have)
+    if missing:
+        conn.execute(
+            insert(article_topics), [{"article_id": article_id, "topic": t} for t in missing]
+        )
+    return bool(missing)
+
+
+def _topics_of(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = (
+            select(article_topics.c.article_id, article_topics.c.topic)
+            .where(article_topics.c.article_id.in_(chunk))
+            .order_by(article_topics.c.article_id, article_topics.c.topic)
+        )
+        for row in conn.execute(query):
+            found.setdefault(row.article_id, []).append(row.topic)
+    return {key: tuple(value) for key, value in found.items()}
+
+
+def _article(row: Any, topics: tuple[str, ...]) -> Article:
+    return Article(
+        id=row.id,
+        source=row.source,
+        guid=row.guid,
+        url=row.url,
+        title=row.title,
+        summary=row.summary,
+        content_html=row.content_html,
+        author=row.author,
+        desk=row.desk,
+        topics=topics,
+        published=row.published,
+        updated=row.updated,
+        language=row.language,
+        dated=row.dated,
+        fingerprint=row.fingerprint,
+    )

@@ -1,0 +1,81 @@
+"""Shared fixtures: a real database per test (SQLite file, and PostgreSQL when
+``FEEDSVC_TEST_POSTGRES_URL`` is set), a copy of the shipped catalogue, a clock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from feedsvc.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_FEEDS = ROOT / "feeds"
+POSTGRES_URL = os.environ.get("FEEDSVC_TEST_POSTGRES_URL", "").strip()
+NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+
+
+def postgres_schema_url(base_url: str, schema: str) -> str:
+    """A URL whose connections use their own schema, so tests never see each other's rows."""
+    separator = "&" if "?" in base_url else "?"
+    return f"{base_url}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip("FEEDSVC_TEST_POSTGRES_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield postgres_schema_url(POSTGRES_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every store test runs on a real SQLite file and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'feedsvc.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    store = Store.open(db_url)
+    store.upgrade()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'feedsvc.sqlite3'}")
+    store.upgrade()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def feeds_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped sample catalogue, safe to edit."""
+    target = tmp_path / "feeds"
+    shutil.copytree(SAMPLE_FEEDS, target)
+    return target
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
