@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     create_engine,
     delete,
     event,
@@ -36,8 +38,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from feedsvc.errors import StoreError
-from feedsvc.model import Article, Source, StoreResult, Validators
-from feedsvc.schema import article_topics, articles, fetches, items, sources, state
+from feedsvc.model import Article, PublishedFeed, Source, StoreResult, Validators
+from feedsvc.schema import article_topics, articles, feeds, fetches, items, sources, state
 
 T = TypeVar("T")
 
@@ -292,19 +294,7 @@ class Store:
         offset: int = 0,
     ) -> list[Article]:
         """Newest first; ties broken by id so every listing is deterministic."""
-        query = select(articles)
-        if desk is not None:
-            query = query.where(articles.c.desk == desk)
-        if topic is not None:
-            query = query.where(
-                articles.c.id.in_(
-                    select(article_topics.c.article_id).where(article_topics.c.topic == topic)
-                )
-            )
-        if source is not None:
-            query = query.where(
-                articles.c.id.in_(select(items.c.article_id).where(items.c.source == source))
-            )
+        query = _filtered(select(articles), desk, topic, source)
         query = query.order_by(articles.c.published.desc(), articles.c.id.desc()).offset(offset)
         if limit is not None:
             query = query.limit(limit)
@@ -313,9 +303,75 @@ class Store:
             topics = _topics_of(conn, [row.id for row in rows])
         return [_article(row, topics.get(row.id, ())) for row in rows]
 
-    def count_articles(self) -> int:
+    def count_articles(
+        self, desk: str | None = None, topic: str | None = None, source: str | None = None
+    ) -> int:
+        query = _filtered(select(func.count()).select_from(articles), desk, topic, source)
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(articles)).scalar_one()
+            return conn.execute(query).scalar_one()
+
+    # -- published feeds ----------------------------------------------------------------
+
+    def save_feeds(
+        self, rendered: Sequence[PublishedFeed], site: str, keep: set[str] | None
+    ) -> list[str]:
+        """Store feeds whose bytes changed; keep the others' ETag and Last-Modified.
+
+        ``keep`` (when publishing everything) drops feeds the catalogue no
+        longer has. Any change moves the generation, which web workers watch.
+        """
+
+        def work(conn: Connection) -> list[str]:
+            known = {
+                row.path: row
+                for row in conn.execute(
+                    select(feeds.c.path, feeds.c.etag, feeds.c.media_type, feeds.c.max_age)
+                )
+            }
+            changed: list[str] = []
+            for feed in rendered:
+                row = known.get(feed.path)
+                if row is None:
+                    conn.execute(insert(feeds).values(**_feed_row(feed)))
+                elif row.etag != feed.etag:
+                    conn.execute(
+                        update(feeds).where(feeds.c.path == feed.path).values(**_feed_row(feed))
+                    )
+                elif (row.media_type, row.max_age) != (feed.media_type, feed.max_age):
+                    conn.execute(
+                        update(feeds)
+                        .where(feeds.c.path == feed.path)
+                        .values(media_type=feed.media_type, max_age=feed.max_age)
+                    )
+                else:
+                    continue
+                changed.append(feed.path)
+            stale = sorted(set(known) - keep) if keep is not None else []
+            if stale:
+                conn.execute(delete(feeds).where(feeds.c.path.in_(stale)))
+            old_site = conn.execute(select(state.c.value).where(state.c.key == "site")).scalar()
+            if old_site != site:
+                self.put_state(conn, "site", site)
+            if changed or stale or old_site != site:
+                self.put_state(conn, "generation", uuid.uuid4().hex)
+            return changed
+
+        return self._retrying(work)
+
+    def load_feeds(self) -> list[PublishedFeed]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds)).all()
+        return [
+            PublishedFeed(
+                path=row.path,
+                body=row.body,
+                etag=row.etag,
+                media_type=row.media_type,
+                last_modified=row.last_modified,
+                max_age=row.max_age,
+            )
+            for row in rows
+        ]
 
     # -- shared state ---------------------------------------------------------------
 
@@ -327,6 +383,35 @@ class Store:
         changed = conn.execute(update(state).where(state.c.key == key).values(value=value))
         if changed.rowcount == 0:
             conn.execute(insert(state).values(key=key, value=value))
+
+
+def _filtered(
+    query: Select[Any], desk: str | None, topic: str | None, source: str | None
+) -> Select[Any]:
+    if desk is not None:
+        query = query.where(articles.c.desk == desk)
+    if topic is not None:
+        query = query.where(
+            articles.c.id.in_(
+                select(article_topics.c.article_id).where(article_topics.c.topic == topic)
+            )
+        )
+    if source is not None:
+        query = query.where(
+            articles.c.id.in_(select(items.c.article_id).where(items.c.source == source))
+        )
+    return query
+
+
+def _feed_row(feed: PublishedFeed) -> dict[str, Any]:
+    return {
+        "path": feed.path,
+        "body": feed.body,
+        "etag": feed.etag,
+        "media_type": feed.media_type,
+        "last_modified": feed.last_modified,
+        "max_age": feed.max_age,
+    }
 
 
 def source_config(source: Source) -> str:
