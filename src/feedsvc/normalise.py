@@ -1,0 +1,596 @@
+"""Normalisation: one raw item as a source wrote it -> one clean Article.
+
+Scope: everything between parsing and storing that decides what a reader sees
+and how an item is identified: URL canonicalisation, HTML sanitising, plain
+text, summaries, dates in UTC, guid and id, desk and topics, and the
+fingerprint that lets the store skip unchanged items. Every function here is
+pure: no I/O, no clock (``now`` is an argument), no global mutable state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from html import unescape
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import nh3
+
+from feedsvc.errors import ConfigError, ParseError
+from feedsvc.model import Article, Desk, RawItem, Source, Topic
+
+__all__ = [
+    "article_guid",
+    "article_id",
+    "canonical_url",
+    "desk_for",
+    "fingerprint",
+    "match_topics",
+    "normalise",
+    "normalise_language",
+    "plain_text",
+    "sanitise_html",
+    "summarise",
+    "to_utc",
+]
+
+MAX_URL_LENGTH = 2048
+SUMMARY_LIMIT = 300
+TITLE_FALLBACK_LIMIT = 80
+UNTITLED = "(untitled)"
+
+# --------------------------------------------------------------------------- text hygiene
+
+# C0 and C1 controls except tab and newline, DEL, and lone surrogates (which
+# cannot even cross into nh3: Rust strings must be valid UTF-8).
+_BAD_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Numeric character references that decode to NUL, a C0 control other than
+# tab/newline, DEL, a surrogate or nothing at all. Removed before parsing,
+# because the HTML parser would turn them into U+FFFD or raw controls.
+# (C1 references such as &#150; are left: HTML maps them to Windows-1252.)
+_BAD_CHARREF = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,8})|0*([0-9]{1,10}));?")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _drop_bad_charref(match: re.Match[str]) -> str:
+    hex_digits, dec_digits = match.groups()
+    code = int(hex_digits, 16) if hex_digits is not None else int(dec_digits)
+    bad = (
+        code == 0
+        or (code < 0x20 and code not in (0x09, 0x0A, 0x0D))
+        or code == 0x7F
+        or 0xD800 <= code <= 0xDFFF
+        or code > 0x10FFFF
+    )
+    return "" if bad else match.group(0)
+
+
+def _clean_chars(text: str, *, charrefs: bool = False) -> str:
+    """Line endings unified, controls and lone surrogates gone; optionally bad ``&#…;`` too."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if charrefs:
+        text = _BAD_CHARREF.sub(_drop_bad_charref, text)
+    return _BAD_CHARS.sub("", text)
+
+
+def _collapse(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+# --------------------------------------------------------------------------- URLs
+
+# Query parameters that only tell the publisher where a click came from. Compared
+# lower-cased; any ``utm_*`` parameter is a tracker too.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "yclid",
+        "_hsenc",
+        "_hsmi",
+        "igshid",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "wt_mc",
+        "wt_mc_id",
+        "wt.mc_id",
+        "ref_src",
+        "s_cid",
+        "ncid",
+        "cmpid",
+        "__s",
+    }
+)
+
+_URL_CONTROLS = re.compile("[\x00-\x1f\x7f]")
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters a URL may carry as they are; everything else (spaces, non-ASCII,
+# quotes, angle brackets) is percent-encoded. "%" is kept so existing escapes
+# are neither decoded nor encoded twice.
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+def _is_tracker(pair: str) -> bool:
+    name = unquote_plus(pair.split("=", 1)[0]).strip().lower()
+    return name.startswith("utm_") or name in TRACKING_PARAMS
+
+
+def _strip_trackers(query: str) -> str:
+    return "&".join(p for p in query.split("&") if p and not _is_tracker(p))
+
+
+def _canonical_host(host: str) -> str | None:
+    """Lower-case, IDNA-encoded, syntactically valid host, or None."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            address = ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return None
+        return f"[{address.compressed}]"
+    host = host.lower().rstrip(".")
+    if not host:
+        return None
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if len(host) > 253:
+        return None
+    if all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
+        return host
+    return None
+
+
+def _split_hostport(hostport: str) -> tuple[str, str | None]:
+    """Host (IPv6 brackets kept) and port text; port None when what follows the host is junk."""
+    if hostport.startswith("["):
+        host, _, rest = hostport.partition("]")
+        host += "]"
+    else:
+        host, colon, port = hostport.partition(":")
+        rest = colon + port
+    if not rest:
+        return host, ""
+    return (host, rest[1:]) if rest.startswith(":") else (host, None)
+
+
+def _absolute_http(url: str | None, base: str | None, *, canonical: bool) -> str | None:
+    """The one URL resolver: content links use it plainly, ``canonical_url`` strictly."""
+    if url is None:
+        return None
+    url = _URL_CONTROLS.sub("", url).strip()
+    if not url or len(url) > MAX_URL_LENGTH:
+        return None
+    if base:
+        base = _absolute_http(base, None, canonical=False)
+        if base is not None:
+            url = urljoin(base, url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return None
+    # The raw host, userinfo dropped; brackets kept so IPv6 is recognised.
+    host, port_text = _split_hostport(parts.netloc.rpartition("@")[2])
+    canonical_host = _canonical_host(host)
+    if canonical_host is None or port_text is None:
+        return None
+    netloc = canonical_host
+    if port_text:
+        if not port_text.isascii() or not port_text.isdigit():
+            return None
+        port = int(port_text)
+        if not 0 < port < 65536:
+            return None
+        if port != _DEFAULT_PORTS[scheme]:
+            netloc = f"{canonical_host}:{port}"
+    path = quote(parts.path, safe=_URL_SAFE) or "/"
+    query = quote(parts.query, safe=_URL_SAFE)
+    if canonical:
+        query = _strip_trackers(query)
+    result = f"{scheme}://{netloc}{path}"
+    if query:
+        result += f"?{query}"
+    if not canonical and parts.fragment:
+        result += "#" + quote(parts.fragment, safe=_URL_SAFE)
+    return result if len(result) <= MAX_URL_LENGTH else None
+
+
+def canonical_url(url: str | None, base: str | None = None) -> str | None:
+    """The URL an item is known by, so one story reached two ways is stored once.
+
+    Only absolute http(s) URLs survive; anything else, or anything malformed,
+    is None rather than an exception, because feeds are written by strangers.
+    """
+    try:
+        return _absolute_http(url, base, canonical=True)
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _content_url(url: str | None, base: str | None) -> str | None:
+    """A link inside content: absolute http(s), but the author's query and fragment kept."""
+    try:
+        return _absolute_http(url, base, canonical=False)
+    except (ValueError, UnicodeError):
+        return None
+
+
+# --------------------------------------------------------------------------- HTML
+
+ALLOWED_TAGS = frozenset(
+    {
+        "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote",
+        "pre", "code", "em", "strong", "b", "i", "u", "s", "sub", "sup", "small",
+        "mark", "br", "hr", "a", "img", "figure", "figcaption", "table", "caption",
+        "thead", "tbody", "tfoot", "tr", "th", "td", "abbr", "cite", "q", "time",
+        "dl", "dt", "dd", "del", "ins",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES: Mapping[str, frozenset[str]] = {
+    "a": frozenset({"href", "title"}),
+    "img": frozenset({"src", "alt", "title", "width", "height"}),
+    "abbr": frozenset({"title"}),
+    "td": frozenset({"colspan", "rowspan"}),
+    "th": frozenset({"colspan", "rowspan"}),
+    "time": frozenset({"datetime"}),
+    "del": frozenset({"datetime"}),
+    "ins": frozenset({"datetime"}),
+}
+# Elements whose text must not leak into the article once the tag is gone.
+DROPPED_WITH_CONTENT = frozenset(
+    {
+        "script", "style", "iframe", "frame", "frameset", "object", "embed",
+        "applet", "svg", "math", "template", "noembed", "noframes", "textarea",
+        "select", "title", "head",
+    }
+)  # fmt: skip
+_URL_ATTRIBUTES = frozenset({"href", "src"})
+_NUMERIC_ATTRIBUTES = frozenset({"width", "height", "colspan", "rowspan"})
+# nh3 serialises every attribute double-quoted with ``"`` and ``>`` escaped, so
+# on its output this matches exactly one whole <img> tag.
+_IMG_TAG = re.compile(r"<img\b[^>]*>")
+_IMG_HAS_SRC = re.compile(r'\ssrc="')
+_BLOCK_TAGS = frozenset(
+    {
+        "p", "div", "br", "hr", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2",
+        "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "tr", "td", "th",
+        "caption", "figure", "figcaption", "section", "article", "header",
+        "footer", "aside", "nav", "main", "address",
+    }
+)  # fmt: skip
+_ANY_TAG = re.compile(r"<[^>]*>")
+_MAX_PASSES = 4
+
+
+def _attribute_filter(base: str | None) -> Callable[[str, str, str], str | None]:
+    """nh3's per-attribute hook: links resolved against ``base``, sizes kept only if numeric."""
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRIBUTES:
+            return _content_url(value, base)
+        if attribute in _NUMERIC_ATTRIBUTES:
+            value = value.strip()
+            return value if value.isascii() and value.isdigit() else None
+        return value
+
+    return keep
+
+
+def _drop_sourceless_img(match: re.Match[str]) -> str:
+    return match.group(0) if _IMG_HAS_SRC.search(match.group(0)) else ""
+
+
+def _sanitise_pass(fragment: str, base: str | None) -> str:
+    cleaned = nh3.clean(
+        fragment,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=_attribute_filter(base),
+        url_schemes={"http", "https"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+    cleaned = _IMG_TAG.sub(_drop_sourceless_img, cleaned)
+    return _clean_chars(cleaned).strip()
+
+
+def sanitise_html(html: str | None, base: str | None) -> str:
+    """Content HTML reduced to an allow-list, with every link absolute http(s).
+
+    Re-parsing a sanitised fragment can still change it (``<h1><div><h2>``
+    becomes ``<h1><h2>`` once the div is gone, which parses as two siblings),
+    so cleaning repeats until the output is a fixed point: the stored HTML is
+    then the same whether it is sanitised once or again downstream.
+    """
+    if not html:
+        return ""
+    current = _sanitise_pass(_clean_chars(html, charrefs=True), base)
+    for _ in range(_MAX_PASSES):
+        following = _sanitise_pass(current, base)
+        if following == current:
+            break
+        current = following
+    return current
+
+
+def plain_text(text: str | None, is_html: bool = True) -> str:
+    """Text a reader sees as one line: no markup, entities decoded once, spaces collapsed.
+
+    With ``is_html`` False the text is taken literally (``&amp;`` stays as
+    typed). With HTML, the tags are stripped by parsing, not by pattern, and the
+    parser's escaped output is unescaped exactly once, so ``&lt;b&gt;`` in an
+    HTML title is the visible text ``<b>``, not a tag.
+    """
+    if not text:
+        return ""
+    if not is_html:
+        return _collapse(_clean_chars(text))
+    # Keep only block tags (no attributes) so a space can go where a line break was.
+    blocks = nh3.clean(
+        _clean_chars(text, charrefs=True),
+        tags=set(_BLOCK_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={},
+        link_rel=None,
+        strip_comments=True,
+    )
+    return _collapse(_clean_chars(unescape(_ANY_TAG.sub(" ", blocks))))
+
+
+def _truncate(text: str, limit: int) -> str:
+    """Cut at a word boundary so the result, ellipsis included, fits in ``limit``."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    window = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in window:
+        window = window.rsplit(" ", 1)[0]
+    return window.rstrip(" ,;:-–—") + "…"
+
+
+def summarise(
+    summary_html: str | None, content_html: str | None, limit: int = SUMMARY_LIMIT
+) -> str:
+    """A short plain-text teaser: the source's summary, else the start of the content."""
+    text = plain_text(summary_html) or plain_text(content_html)
+    return _truncate(text, limit)
+
+
+# --------------------------------------------------------------------------- dates
+
+_EPOCH_YEAR = 1970
+_FUTURE_SLACK = timedelta(days=1)
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown timezone {name!r}") from exc
+
+
+def to_utc(moment: datetime | None, timezone: str) -> datetime | None:
+    """An aware UTC time to the second; a naive one is read in the source's ``timezone``.
+
+    A DST-ambiguous or skipped wall time takes ``fold=0`` (the earlier
+    reading). A time that cannot be represented in UTC is None, not an error.
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=_zone(timezone), fold=0)
+    try:
+        return moment.astimezone(UTC).replace(microsecond=0)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _plausible(moment: datetime | None, now: datetime) -> datetime | None:
+    """Years before 1970 mean "no date"; far-future dates are pulled back to ``now``."""
+    if moment is None or moment.year < _EPOCH_YEAR:
+        return None
+    return now if moment > now + _FUTURE_SLACK else moment
+
+
+def _dates(item: RawItem, timezone: str, now: datetime) -> tuple[datetime, datetime, bool]:
+    published = _plausible(to_utc(item.published, timezone), now)
+    updated = _plausible(to_utc(item.updated, timezone), now)
+    dated = published is not None or updated is not None
+    published = published or updated or now
+    updated = max(updated or published, published)
+    return published, updated, dated
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def article_guid(item: RawItem, url: str | None) -> str:
+    """The item's identity within its source, stable across re-fetches.
+
+    The source's guid when it gave one, else the canonical URL; an item with
+    neither is identified by its words, so it at least stays the same item
+    as long as it is not edited.
+    """
+    guid = plain_text(item.guid, is_html=False)
+    if guid:
+        return guid
+    if url:
+        return url
+    words = (
+        plain_text(item.title, item.title_html)
+        + "\n"
+        + plain_text(item.content_html or item.summary_html)
+    )
+    return "sha256:" + hashlib.sha256(words.encode("utf-8")).hexdigest()
+
+
+def article_id(source_id: str, guid: str) -> str:
+    """A short URL-safe id, a pure function of source and guid so it never changes."""
+    digest = hashlib.sha256(f"{source_id}\x00{guid}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:24]
+
+
+def fingerprint(article: Article) -> str:
+    """A hash of everything a reader sees, so an unchanged re-fetch costs no write.
+
+    The times of an undated article are its first-seen time, which changes on
+    every fetch; they are left out so such an article is not rewritten each time.
+    """
+    seen = {
+        "url": article.url,
+        "title": article.title,
+        "summary": article.summary,
+        "content_html": article.content_html,
+        "author": article.author,
+        "desk": article.desk,
+        "topics": list(article.topics),
+        "published": article.published.isoformat() if article.dated else None,
+        "updated": article.updated.isoformat() if article.dated else None,
+        "language": article.language,
+    }
+    canonical = json.dumps(seen, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- desk, topics
+
+
+def _byline_key(text: str) -> str:
+    return _collapse(text).casefold()
+
+
+def desk_for(byline: str | None, desks: Mapping[str, Desk], default: str) -> str:
+    """The desk a wire byline names; ties go to the smallest desk id, for determinism."""
+    if not byline:
+        return default
+    key = _byline_key(byline)
+    if not key:
+        return default
+    for desk_id in sorted(desks):
+        if any(_byline_key(line) == key for line in desks[desk_id].bylines):
+            return desk_id
+    return default
+
+
+@lru_cache(maxsize=256)
+def _topic_pattern(topic: Topic) -> re.Pattern[str] | None:
+    """One alternation per topic, compiled once: topics are few, articles many.
+
+    Word boundaries are look-arounds rather than ``\\b`` so phrases that start
+    or end with punctuation ("C++") still work; "NATO's" matches NATO but
+    "nations" does not match "nation".
+    """
+    phrases = [
+        r"\s+".join(re.escape(word) for word in phrase.split())
+        for phrase in topic.match
+        if phrase.strip()
+    ]
+    if not phrases:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)", re.IGNORECASE)
+
+
+def _category_key(text: str) -> str:
+    return _collapse(text).casefold()
+
+
+def match_topics(
+    text: str,
+    categories: Iterable[str],
+    topics: Mapping[str, Topic],
+    fixed: Iterable[str],
+) -> tuple[str, ...]:
+    """The topics an article belongs to, sorted; ids unknown to ``topics`` are ignored."""
+    given = {_category_key(c) for c in categories} - {""}
+    found = {topic_id for topic_id in fixed if topic_id in topics}
+    for topic_id, topic in topics.items():
+        if topic_id in found:
+            continue
+        if given & {_category_key(c) for c in topic.categories}:
+            found.add(topic_id)
+            continue
+        pattern = _topic_pattern(topic)
+        if pattern is not None and pattern.search(text):
+            found.add(topic_id)
+    return tuple(sorted(found))
+
+
+# --------------------------------------------------------------------------- language
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
+
+
+def normalise_language(language: str | None) -> str | None:
+    """A lower-case BCP-47-like tag ("en-US" -> "en-us", "en_GB" -> "en-gb"), else None."""
+    if not language:
+        return None
+    tag = language.strip().lower().replace("_", "-")
+    return tag if _LANGUAGE.fullmatch(tag) else None
+
+
+# --------------------------------------------------------------------------- the article
+
+
+def normalise(
+    item: RawItem,
+    source: Source,
+    desks: Mapping[str, Desk],
+    topics: Mapping[str, Topic],
+    now: datetime,
+) -> Article:
+    """One raw item as a clean Article; ParseError only when nothing usable is left."""
+    now = to_utc(now, "UTC") or now
+    url = canonical_url(item.url, item.base_url)
+    title = plain_text(item.title, item.title_html)
+    content_html = sanitise_html(item.content_html or item.summary_html, item.base_url)
+    summary_text = plain_text(item.summary_html)
+    content_text = plain_text(item.content_html)
+    has_content = bool(content_text or summary_text or "<img " in content_html)
+    if not title and not has_content and not url:
+        raise ParseError("item has no title, no content and no link")
+    if not title:
+        title = summarise(item.summary_html, item.content_html, TITLE_FALLBACK_LIMIT) or UNTITLED
+    guid = article_guid(item, url)
+    published, updated, dated = _dates(item, source.timezone, now)
+    text = "\n".join(part for part in (title, content_text, summary_text) if part)
+    article = Article(
+        id=article_id(source.id, guid),
+        source=source.id,
+        guid=guid,
+        url=url,
+        title=title,
+        summary=summarise(item.summary_html, item.content_html),
+        content_html=content_html,
+        author=plain_text(item.author) or None,
+        desk=desk_for(item.byline, desks, source.desk),
+        topics=match_topics(text, item.categories, topics, source.topics),
+        published=published,
+        updated=updated,
+        language=normalise_language(item.language),
+        dated=dated,
+    )
+    return _with_fingerprint(article)
+
+
+def _with_fingerprint(article: Article) -> Article:
+    return replace(article, fingerprint=fingerprint(article))
