@@ -1,0 +1,403 @@
+"""Render one feed's articles as RSS 2.0, Atom 1.0 or JSON Feed 1.1 bytes.
+
+Scope: a pure function of (feed description, articles, base URL, format).
+Nothing here reads a clock, the database or the network, so identical content
+gives identical bytes on every run and restart; that is what lets ``publish``
+keep a strong ETag per feed and answer conditional requests without
+re-rendering. RSS and Atom are built with feedgen; Atom is finished with lxml
+where feedgen cannot express what RFC 4287 asks for (``atom:source`` with its
+own id, title and updated; ``xml:lang`` per entry).
+
+One identity per article across the three formats: the RSS ``guid``, the
+Atom ``id`` and the JSON Feed item ``id`` are the same string, and so are
+the link and the dates (to the second, UTC), so a reader that switches
+format sees the same items, not new ones.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from types import MappingProxyType
+from urllib.parse import quote
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feedsvc.errors import NotFound
+from feedsvc.model import Article
+
+__all__ = [
+    "EPOCH",
+    "FEED_AUTHOR",
+    "FORMATS",
+    "MEDIA_TYPES",
+    "UNTITLED",
+    "FeedSpec",
+    "entry_id",
+    "feed_updated",
+    "feed_url",
+    "render",
+    "render_atom",
+    "render_json",
+    "render_rss",
+    "ttl_minutes",
+]
+
+FORMATS: tuple[str, ...] = ("rss", "atom", "json")
+
+MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "rss": "application/rss+xml; charset=utf-8",
+        "atom": "application/atom+xml; charset=utf-8",
+        "json": "application/feed+json; charset=utf-8",
+    }
+)
+
+# The `type` of a link names the bare media type; the charset belongs to HTTP.
+_LINK_TYPES: Mapping[str, str] = MappingProxyType(
+    {fmt: media.split(";", 1)[0] for fmt, media in MEDIA_TYPES.items()}
+)
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+"""The `updated` of an empty feed: fixed, so an empty feed's bytes never change.
+
+Not 1970: the W3C Feed Validation Service warns "Implausible date" for any
+date before 1990, and an empty feed should validate as cleanly as a full one.
+"""
+
+FEED_AUTHOR = "feedsvc"
+"""The feed's author name, and the entry author when the article names none."""
+
+UNTITLED = "(untitled)"
+"""The title of an article without one: Atom requires a title on every entry."""
+
+GENERATOR = "feedsvc"
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+# Characters XML 1.0 forbids; lxml refuses them, so they would abort a render.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# What the URN syntax (RFC 8141) allows unescaped in an article id.
+_URN_SAFE = "()+,.:=@;$_!*'-"
+
+_NO_TITLES: Mapping[str, str] = MappingProxyType({})
+
+
+def _installed_version() -> str:
+    """The package version for the generator element, read once at import."""
+    try:
+        return metadata.version("feedsvc")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+GENERATOR_VERSION = _installed_version()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed to render: where it lives and what it calls itself.
+
+    ``path`` has no extension ("feeds/desks/nym"), so the same spec serves
+    the three formats; ``home_path`` is the human page ("desks/nym", "" for
+    the index); ``ttl`` is the refresh interval of the feed's sources.
+    """
+
+    path: str
+    title: str
+    description: str
+    home_path: str
+    ttl: timedelta
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An article as every format shows it: cleaned, dated and identified once."""
+
+    id: str
+    permalink: bool
+    url: str | None
+    title: str
+    summary: str
+    content_html: str
+    author: str | None
+    topics: tuple[str, ...]
+    published: datetime
+    updated: datetime
+    language: str | None
+    source_id: str
+    source_title: str
+
+
+def render(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    base_url: str,
+    fmt: str,
+    source_titles: Mapping[str, str] = _NO_TITLES,
+) -> bytes:
+    """Render ``articles`` (newest first, kept in that order) in format ``fmt``."""
+    if fmt == "rss":
+        return render_rss(spec, articles, base_url, source_titles)
+    if fmt == "atom":
+        return render_atom(spec, articles, base_url, source_titles)
+    if fmt == "json":
+        return render_json(spec, articles, base_url, source_titles)
+    raise NotFound(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def feed_updated(articles: Sequence[Article]) -> datetime:
+    """The feed's last change: the newest ``updated``, or the epoch when empty.
+
+    Never the current time: a feed re-rendered with the same articles must
+    give the same bytes, or every restart would change every ETag.
+    """
+    if not articles:
+        return EPOCH
+    return max(_utc(article.updated) for article in articles)
+
+
+def feed_url(spec: FeedSpec, base_url: str, fmt: str) -> str:
+    """The absolute URL the feed is served at in ``fmt``: its ``self`` link."""
+    return f"{_base(base_url)}{spec.path}.{fmt}"
+
+
+def entry_id(article: Article) -> str:
+    """The article's one identity in every format.
+
+    The source's own guid when it is the article's permalink (readers that
+    subscribed to the source elsewhere then see the same item); otherwise a
+    URN built from the stable article id, since a non-URL guid from one
+    source is not guaranteed unique among all sources.
+    """
+    if _is_permalink(article):
+        return _text(article.guid)
+    return "urn:feedsvc:article:" + quote(_text(article.id), safe=_URN_SAFE)
+
+
+def _is_permalink(article: Article) -> bool:
+    return bool(article.url) and article.guid == article.url
+
+
+def ttl_minutes(ttl: timedelta) -> int:
+    """RSS ``ttl``: whole minutes, rounded up so pollers never come too early."""
+    minute = timedelta(minutes=1)
+    return max(1, -(-ttl // minute))
+
+
+def render_rss(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    base_url: str,
+    source_titles: Mapping[str, str] = _NO_TITLES,
+) -> bytes:
+    """RSS 2.0 with ``content:encoded``, ``dc:creator`` and an ``atom:link`` self."""
+    base = _base(base_url)
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.title(_text(spec.title))
+    fg.description(_text(spec.description) or _text(spec.title))
+    fg.link(href=feed_url(spec, base, "rss"), rel="self", type=_LINK_TYPES["rss"])
+    # feedgen takes the channel <link> from the last link given: the home page.
+    fg.link(href=base + spec.home_path, rel="alternate")
+    if spec.language:
+        fg.language(_text(spec.language))
+    fg.updated(feed_updated(articles))
+    fg.ttl(ttl_minutes(spec.ttl))
+    fg.generator(f"{GENERATOR} {GENERATOR_VERSION}")
+    for entry in _entries(articles, base, source_titles):
+        fe = fg.add_entry(order="append")
+        fe.title(entry.title)
+        if entry.url:
+            fe.link(href=entry.url, rel="alternate")
+        fe.guid(entry.id, permalink=entry.permalink)
+        if entry.summary:
+            # RSS readers treat description as HTML: escape the plain text for it.
+            fe.description(html.escape(entry.summary, quote=False))
+        if entry.content_html:
+            fe.content(entry.content_html)
+        fe.published(entry.published)
+        for topic in entry.topics:
+            fe.category(term=topic, scheme=_topic_scheme(base))
+        if entry.author:
+            fe.dc.dc_creator(entry.author)
+        if entry.language:
+            fe.dc.dc_language(entry.language)
+    return bytes(fg.rss_str(pretty=True))
+
+
+def render_atom(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    base_url: str,
+    source_titles: Mapping[str, str] = _NO_TITLES,
+) -> bytes:
+    """Atom 1.0 with an author on every entry and ``atom:source`` for provenance."""
+    base = _base(base_url)
+    entries = _entries(articles, base, source_titles)
+    fg = FeedGenerator()
+    fg.id(base + spec.path)
+    fg.title(_text(spec.title))
+    if spec.description:
+        fg.subtitle(_text(spec.description))
+    fg.updated(feed_updated(articles))
+    fg.author({"name": FEED_AUTHOR})
+    fg.link(href=feed_url(spec, base, "atom"), rel="self", type=_LINK_TYPES["atom"])
+    fg.link(href=base + spec.home_path, rel="alternate", type="text/html")
+    if spec.language:
+        fg.language(_text(spec.language))
+    fg.generator(GENERATOR, version=GENERATOR_VERSION)
+    for entry in entries:
+        fe = fg.add_entry(order="append")
+        fe.id(entry.id)
+        fe.title(entry.title)
+        fe.updated(entry.updated)
+        fe.published(entry.published)
+        fe.author({"name": entry.author or FEED_AUTHOR})
+        if entry.content_html or not entry.url:
+            # RFC 4287 wants content or an alternate link; an empty content
+            # element where a link will do only earns a validator warning.
+            fe.content(entry.content_html, type="html")
+        if entry.url:
+            fe.link(href=entry.url, rel="alternate")
+        if entry.summary:
+            fe.summary(entry.summary, type="text")
+        for topic in entry.topics:
+            fe.category(term=topic, scheme=_topic_scheme(base))
+    root = etree.fromstring(fg.atom_str(pretty=False), _parser())
+    for element, entry in zip(root.iterfind(_ATOM + "entry"), entries, strict=True):
+        _finish_atom_entry(element, entry)
+    return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
+
+
+def render_json(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    base_url: str,
+    source_titles: Mapping[str, str] = _NO_TITLES,
+) -> bytes:
+    """JSON Feed 1.1, keys in a fixed order, compact UTF-8."""
+    base = _base(base_url)
+    feed: dict[str, object] = {
+        "version": _JSONFEED_VERSION,
+        "title": _text(spec.title),
+        "home_page_url": base + spec.home_path,
+        "feed_url": feed_url(spec, base, "json"),
+    }
+    if spec.description:
+        feed["description"] = _text(spec.description)
+    if spec.language:
+        feed["language"] = _text(spec.language)
+    feed["authors"] = [{"name": FEED_AUTHOR}]
+    feed["items"] = [_json_item(entry) for entry in _entries(articles, base, source_titles)]
+    text = json.dumps(feed, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    return text.encode("utf-8")
+
+
+def _json_item(entry: _Entry) -> dict[str, object]:
+    item: dict[str, object] = {"id": entry.id}
+    if entry.url:
+        item["url"] = entry.url
+    item["title"] = entry.title
+    item["content_html"] = entry.content_html
+    if entry.summary:
+        item["summary"] = entry.summary
+    item["date_published"] = _rfc3339(entry.published)
+    item["date_modified"] = _rfc3339(entry.updated)
+    if entry.topics:
+        item["tags"] = list(entry.topics)
+    if entry.author:
+        item["authors"] = [{"name": entry.author}]
+    if entry.language:
+        item["language"] = entry.language
+    return item
+
+
+def _parser() -> etree.XMLParser:
+    """A parser per call: lxml parsers must not be shared between threads.
+
+    It only ever reads feedgen's output, but still never resolves entities or
+    touches the network.
+    """
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _finish_atom_entry(element: etree._Element, entry: _Entry) -> None:
+    """Add what feedgen cannot: language, an explicit link rel, a complete atom:source.
+
+    feedgen 1.0 drops the ``rel`` of entry links; "alternate" is the default
+    meaning, but some readers only look for the explicit attribute.
+    """
+    if entry.language:
+        element.set(_XML_LANG, entry.language)
+    for link in element.iterfind(_ATOM + "link"):
+        if link.get("rel") is None:
+            link.set("rel", "alternate")
+    source = etree.SubElement(element, _ATOM + "source")
+    etree.SubElement(source, _ATOM + "id").text = entry.source_id
+    etree.SubElement(source, _ATOM + "title").text = entry.source_title
+    etree.SubElement(source, _ATOM + "updated").text = entry.updated.isoformat()
+
+
+def _entries(
+    articles: Sequence[Article], base: str, source_titles: Mapping[str, str]
+) -> list[_Entry]:
+    return [_entry(article, base, source_titles) for article in articles]
+
+
+def _entry(article: Article, base: str, source_titles: Mapping[str, str]) -> _Entry:
+    """Everything a format shows of one article, so the formats cannot disagree."""
+    url = _text(article.url) if article.url else None
+    author = _text(article.author).strip() if article.author else ""
+    language = _text(article.language).strip() if article.language else ""
+    return _Entry(
+        id=entry_id(article),
+        permalink=_is_permalink(article),
+        url=url or None,
+        title=_text(article.title).strip() or UNTITLED,
+        summary=_text(article.summary),
+        content_html=_text(article.content_html),
+        author=author or None,
+        topics=tuple(_text(topic) for topic in article.topics if _text(topic)),
+        published=_utc(article.published),
+        updated=_utc(article.updated),
+        language=language or None,
+        source_id=base + "sources/" + quote(_text(article.source), safe=""),
+        source_title=_text(source_titles.get(article.source) or article.source),
+    )
+
+
+def _base(base_url: str) -> str:
+    """The base URL with its trailing slash, so paths join without doubling."""
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def _topic_scheme(base: str) -> str:
+    """Categories are topic ids; scheme + term is the topic's human page."""
+    return base + "topics/"
+
+
+def _text(value: str) -> str:
+    """Drop characters XML 1.0 cannot carry (and lone surrogates JSON cannot encode)."""
+    return _NOT_XML.sub("", value)
+
+
+def _utc(moment: datetime) -> datetime:
+    """UTC to the second: every format then states exactly the same instant."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
