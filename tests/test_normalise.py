@@ -669,12 +669,12 @@ DATE_ROWS = [
         True,
     ),
     (
-        "far future clamped",
+        "far future is undated",
         datetime(2030, 1, 1, tzinfo=UTC),
         None,
         "2025-07-01",
         "2025-07-01",
-        True,
+        False,
     ),
     (
         "near future kept",

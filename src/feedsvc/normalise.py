@@ -406,10 +406,15 @@ def to_utc(moment: datetime | None, timezone: str) -> datetime | None:
 
 
 def _plausible(moment: datetime | None, now: datetime) -> datetime | None:
-    """Years before 1970 mean "no date"; far-future dates are pulled back to ``now``."""
-    if moment is None or moment.year < _EPOCH_YEAR:
+    """Years before 1970 and far-future dates mean "no date".
+
+    A source cannot pin an item to the top with a date in the future; treating
+    it as undated (rather than as ``now``) keeps its first-seen time stable
+    across re-fetches instead of moving it on every run.
+    """
+    if moment is None or moment.year < _EPOCH_YEAR or moment > now + _FUTURE_SLACK:
         return None
-    return now if moment > now + _FUTURE_SLACK else moment
+    return moment
 
 
 def _dates(item: RawItem, timezone: str, now: datetime) -> tuple[datetime, datetime, bool]:
