@@ -11,9 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
+from feedsvc.catalog import load_catalog
+from feedsvc.config import Settings
+from feedsvc.fetch import Fetcher
+from feedsvc.ingest import refresh_many
+from feedsvc.publish import Publisher
 from feedsvc.store import Store
+from feedsvc.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FEEDS = ROOT / "feeds"
@@ -79,3 +88,46 @@ def feeds_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+@pytest.fixture
+def settings(feeds_dir: Path, db_url: str) -> Settings:
+    return Settings(feeds_dir=feeds_dir, database_url=db_url)
+
+
+@pytest.fixture
+def published(store: Store, settings: Settings, now: datetime) -> Store:
+    """The sample catalogue ingested and published: what a fresh `make run` shows."""
+    catalog = load_catalog(settings.feeds_dir)
+    store.sync_sources(catalog.sources.values(), now)
+    fetcher = Fetcher()
+    enabled = [s for s in catalog.sources.values() if s.enabled]
+    refresh_many(enabled, catalog, store, fetcher.fetch, lambda: now)
+    Publisher(store, catalog, base_url=None, feed_size=settings.feed_size).publish(None, now)
+    return store
+
+
+@pytest.fixture
+def app(settings: Settings, published: Store) -> Flask:
+    return create_app({"TESTING": True, "SETTINGS": settings, "STORE": published})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(feeds_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The `feedsvc` command with the environment a operator would set."""
+    monkeypatch.setenv("FEEDSVC_FEEDS_DIR", str(feeds_dir))
+    monkeypatch.setenv("FEEDSVC_DATABASE_URL", db_url)
+    for name in (
+        "FEEDSVC_BASE_URL",
+        "FEEDSVC_PUBLISH_DIR",
+        "FEEDSVC_ALLOW_NETWORKS",
+        "FEEDSVC_FEED_SIZE",
+        "FEEDSVC_ADMIN_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()

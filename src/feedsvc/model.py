@@ -215,6 +215,10 @@ class SourceResult:
     problems: tuple[str, ...] = ()
     changed_ids: tuple[str, ...] = ()
     feeds: frozenset[str] = frozenset()
+    status: int | None = None
+    consecutive_errors: int = 0
+    max_age: timedelta | None = None
+    retry_after: timedelta | None = None
 
     def line(self) -> str:
         """The one line ``feedsvc ingest`` prints for this source."""
@@ -232,3 +236,15 @@ class SourceResult:
         if self.problems:
             text += f"; {len(self.problems)} skipped: " + "; ".join(self.problems)
         return text
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedFeed:
+    """Ready bytes of one feed with the validators every web worker serves."""
+
+    path: str
+    body: bytes
+    etag: str
+    media_type: str
+    last_modified: datetime
+    max_age: int

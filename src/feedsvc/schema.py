@@ -63,6 +63,7 @@ sources = Table(
     Column("id", String(100), primary_key=True),
     Column("origin", String(10), nullable=False),
     Column("config", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
     Column("paused", Boolean, nullable=False, default=False),
     Column("etag", Text),
     Column("last_modified", Text),

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -175,6 +176,7 @@ class Store:
                             id=source.id,
                             origin="catalog",
                             config=config,
+                            enabled=source.enabled,
                             paused=False,
                             error_count=0,
                             created_at=now,
@@ -182,7 +184,9 @@ class Store:
                     )
                 elif known[source.id] != config:
                     conn.execute(
-                        update(sources).where(sources.c.id == source.id).values(config=config)
+                        update(sources)
+                        .where(sources.c.id == source.id)
+                        .values(config=config, enabled=source.enabled, next_fetch_at=None)
                     )
 
         self._retrying(work)
@@ -240,6 +244,67 @@ class Store:
                 )
             )
             _log_fetch(conn, source_id, now, "error", status, error=error, duration_ms=duration_ms)
+
+        self._retrying(work)
+
+    # -- schedule -------------------------------------------------------------------
+
+    def claim_due(self, owner: str, now: datetime, lease_for: timedelta, limit: int) -> list[str]:
+        """Lease up to ``limit`` due sources to ``owner``; nobody else gets them meanwhile.
+
+        PostgreSQL skips rows another scheduler is claiming (``FOR UPDATE SKIP
+        LOCKED``); SQLite serialises claimers with its write lock. A lease that
+        its owner never finishes (the process died) simply expires.
+        """
+        if limit <= 0:
+            return []
+
+        def work(conn: Connection) -> list[str]:
+            query = (
+                select(sources.c.id)
+                .where(
+                    sources.c.enabled.is_(True),
+                    sources.c.paused.is_(False),
+                    or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= now),
+                    or_(sources.c.lease_until.is_(None), sources.c.lease_until < now),
+                )
+                .order_by(sources.c.next_fetch_at.is_not(None), sources.c.next_fetch_at)
+                .limit(limit)
+            )
+            if not self.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            claimed = list(conn.execute(query).scalars())
+            if claimed:
+                conn.execute(
+                    update(sources)
+                    .where(sources.c.id.in_(claimed))
+                    .values(lease_owner=owner, lease_until=now + lease_for)
+                )
+            return claimed
+
+        return self._retrying(work)
+
+    def finish(self, source_id: str, owner: str, next_fetch_at: datetime) -> None:
+        """Set the next fetch time and give the lease back (only our own lease)."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id, sources.c.lease_owner == owner)
+                .values(next_fetch_at=next_fetch_at, lease_owner=None, lease_until=None)
+            )
+
+        self._retrying(work)
+
+    def release_leases(self, owner: str) -> None:
+        """On a clean stop: sources claimed but not started are due again at once."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(sources)
+                .where(sources.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
 
         self._retrying(work)
 

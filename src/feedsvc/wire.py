@@ -62,15 +62,46 @@ _SHARE_LINE = re.compile(
     r"share(?:\s+this(?:\s+(?:article|story|page|post))?)?\s*(?::.*)?", re.IGNORECASE
 )
 _SHARE_FURNITURE = frozenset(
-    {"facebook", "twitter", "x", "linkedin", "whatsapp", "telegram", "reddit", "bluesky",
-     "email", "e-mail", "mail", "print", "copy", "link", "messenger"}
+    {
+        "facebook",
+        "twitter",
+        "x",
+        "linkedin",
+        "whatsapp",
+        "telegram",
+        "reddit",
+        "bluesky",
+        "email",
+        "e-mail",
+        "mail",
+        "print",
+        "copy",
+        "link",
+        "messenger",
+    }
 )
 _TERMINAL = frozenset(".,;:!?…-–—")
 _CLOSERS = "\"'”’»)]"
 # A line ending in one of these words runs on into the next: it is no heading.
 _DANGLING = frozenset(
-    {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
-     "to", "with"}
+    {
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+    }
 )
 
 _MONTHS: dict[str, int] = {
@@ -139,7 +170,7 @@ def read_wire(name: str, content: bytes, bylines: Collection[str] = ()) -> RawIt
         title=title,
         title_html=False,
         summary_html=None,
-        content_html=_render_body(_drop_share(lines[header.body_at:])),
+        content_html=_render_body(_drop_share(lines[header.body_at :])),
         byline=header.byline,
         published=header.published,
         updated=header.updated,
@@ -184,7 +215,8 @@ def _split_lines(text: str) -> list[_Line | None]:
 
 def _clean_line(line: str) -> _Line | None:
     kept = "".join(
-        char for char in line
+        char
+        for char in line
         if char == "\t" or (unicodedata.category(char) != "Cc" and char != "\ufeff")
     )
     raw = kept.strip()
@@ -239,8 +271,9 @@ def _read_header(
         at = _next_line(lines, at + 1)
         line = _line_at(lines, at)
     byline = None
-    if line is not None and _is_desk_line(line, _line_at(lines, _next_line(lines, at + 1)),
-                                          bylines):
+    if line is not None and _is_desk_line(
+        line, _line_at(lines, _next_line(lines, at + 1)), bylines
+    ):
         byline = line.raw
         at = _next_line(lines, at + 1)
         line = _line_at(lines, at)
@@ -321,7 +354,7 @@ def _block_nodes(block: Sequence[_Line]) -> list[_Node]:
         bullet = _BULLET.match(line.text)
         if bullet:
             _flush(nodes, "p", paragraph)
-            items.append(line.text[bullet.end():])
+            items.append(line.text[bullet.end() :])
         elif items and line.indent > 0:
             items[-1] = f"{items[-1]} {line.text}"
         else:
@@ -426,7 +459,7 @@ def _parse_written(value: str) -> datetime:
     time_match = _TIME.search(rest)
     clock = _clock(time_match) if time_match else (0, 0, 0)
     if time_match:
-        rest = rest[: time_match.start()] + " " + rest[time_match.end():]
+        rest = rest[: time_match.start()] + " " + rest[time_match.end() :]
     if _FILLER.sub("", _WEEKDAY.sub("", rest)):
         raise ValueError(f"unexpected text in date {value!r}")
     return datetime(*day, *clock, tzinfo=zone)
@@ -449,7 +482,7 @@ def _take_date(text: str) -> tuple[tuple[int, int, int], str]:
             if number is None:
                 continue
             day = (int(match.group("year")), number, int(match.group("day")))
-            return day, text[: match.start()] + " " + text[match.end():]
+            return day, text[: match.start()] + " " + text[match.end() :]
     raise ValueError(f"no date in {text!r}")
 
 

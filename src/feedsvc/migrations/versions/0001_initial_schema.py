@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=100), nullable=False),
         sa.Column("origin", sa.String(length=10), nullable=False),
         sa.Column("config", sa.Text(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("paused", sa.Boolean(), nullable=False),
         sa.Column("etag", sa.Text(), nullable=True),
         sa.Column("last_modified", sa.Text(), nullable=True),

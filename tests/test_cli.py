@@ -1,0 +1,150 @@
+"""The `feedsvc` command as an operator uses it: messages, exit codes, the article JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feedsvc.cli import main
+from servers import LoopbackServer, Reply
+
+ARTICLE_KEYS = [
+    "id",
+    "source",
+    "guid",
+    "url",
+    "title",
+    "summary",
+    "content_html",
+    "author",
+    "desk",
+    "topics",
+    "published",
+    "updated",
+    "language",
+]
+
+
+def test_check_accepts_the_sample(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "2 desks, 4 topics, 3 sources" in result.output
+
+
+def test_check_names_file_and_key(runner: CliRunner, feeds_dir: Path) -> None:
+    sources = feeds_dir / "sources.toml"
+    sources.write_text(
+        sources.read_text() + '\n[bad]\nkind = "feed"\nurl = "https://x.example/"'
+        '\ndesk = "sports"\nevery = "often"\n'
+    )
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert "2 problems in the catalogue" in result.output
+    assert f"{sources} [bad] desk: unknown desk 'sports'" in result.output
+    assert f"{sources} [bad] every: bad interval 'often'" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FEEDSVC_FEED_SIZE", "lots", "FEEDSVC_FEED_SIZE: expected a whole number"),
+        ("FEEDSVC_DATABASE_URL", "mysql://x", "FEEDSVC_DATABASE_URL: expected"),
+        ("FEEDSVC_ALLOW_NETWORKS", "10.0.0.0/8,nonsense", "FEEDSVC_ALLOW_NETWORKS: 'nonsense'"),
+        ("FEEDSVC_BASE_URL", "news.example", "FEEDSVC_BASE_URL: expected an absolute"),
+    ],
+)
+def test_bad_setting_is_one_clear_line(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_ingest_articles_and_publish(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(main, ["ingest"])
+    assert result.exit_code == 0, result.output
+    assert "nym-wire: 4 new, 0 updated, 0 unchanged" in result.output
+    assert "europe-wire: 3 new, 0 updated, 0 unchanged" in result.output
+    again = runner.invoke(main, ["ingest", "nym-wire"])
+    assert again.output.splitlines()[0] == "nym-wire: 0 new, 0 updated, 4 unchanged"
+
+    listed = runner.invoke(main, ["articles", "--json"])
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert len(rows) == 7
+    assert all(list(row) == ARTICLE_KEYS for row in rows)
+    assert [r["published"] for r in rows] == sorted((r["published"] for r in rows), reverse=True)
+    seed = next(r for r in rows if r["guid"] == "000_8566422078d4f727.txt")
+    assert seed["published"] == "2025-06-23T19:09:00Z"
+    assert seed["desk"] == "nym" and seed["source"] == "nym-wire"
+
+    trade = runner.invoke(main, ["articles", "--topic", "trade", "--json", "--limit", "1"])
+    (row,) = [json.loads(line) for line in trade.output.splitlines()]
+    assert "trade" in row["topics"]
+    assert runner.invoke(main, ["articles", "--desk", "europe"]).output.count("\n") == 3
+
+    published = runner.invoke(main, ["publish"])
+    assert published.exit_code == 0 and "0 changed" in published.output
+
+
+def test_ingest_exits_1_after_storing_the_others(
+    runner: CliRunner, feeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDSVC_ALLOW_NETWORKS", "127.0.0.0/8")
+    with LoopbackServer({"/feed": Reply(status=500, body=b"down")}) as server:
+        sources = feeds_dir / "sources.toml"
+        sources.write_text(
+            sources.read_text() + f'\n[broken]\nkind = "feed"\n'
+            f'url = "{server.url("/feed")}"\ndesk = "nym"\n'
+        )
+        result = runner.invoke(main, ["ingest"])
+    assert result.exit_code == 1
+    assert "broken: error: HTTP 500" in result.output
+    assert "nym-wire: 4 new" in result.output
+    listed = runner.invoke(main, ["articles", "--json"])
+    assert len(listed.output.splitlines()) == 7
+
+
+def test_loopback_is_refused_without_allow_networks(runner: CliRunner, feeds_dir: Path) -> None:
+    with LoopbackServer({"/feed": Reply(body=b"<rss/>")}) as server:
+        sources = feeds_dir / "sources.toml"
+        sources.write_text(
+            sources.read_text() + f'\n[local]\nkind = "feed"\n'
+            f'url = "{server.url("/feed")}"\ndesk = "nym"\n'
+        )
+        result = runner.invoke(main, ["ingest", "local"])
+        assert server.hits("/feed") == 0
+    assert result.exit_code == 1
+    assert "local: error: refused address 127.0.0.1" in result.output
+
+
+def test_unknown_source_name(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["ingest", "nope"])
+    assert result.exit_code == 1
+    assert "unknown source: nope" in result.output
+
+
+def test_core_imports_no_web_cli_or_scheduler() -> None:
+    """The pipeline stages must stay usable without Flask, click or APScheduler."""
+    code = (
+        "import sys\n"
+        "import feedsvc.catalog, feedsvc.config, feedsvc.fetch, feedsvc.parse, feedsvc.wire\n"
+        "import feedsvc.normalise, feedsvc.store, feedsvc.render, feedsvc.publish\n"
+        "import feedsvc.ingest, feedsvc.model, feedsvc.errors\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn'})\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

@@ -1,0 +1,295 @@
+"""The whole pipeline, end to end: real loopback feeds, real wire folders, a real database."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from datetime import datetime, timedelta
+from ipaddress import ip_network
+from pathlib import Path
+
+import pytest
+
+from feedsvc.catalog import load_catalog
+from feedsvc.fetch import AddressPolicy, Fetcher, Limits
+from feedsvc.ingest import next_fetch_at, refresh_many, refresh_source
+from feedsvc.model import Catalog, Source, SourceResult
+from feedsvc.store import Store
+from servers import LoopbackServer, Reply, closed_port
+
+LOOPBACK = AddressPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
+FAST = Limits(connect_timeout=1.0, total_timeout=1.0)
+
+
+def rss(*items: tuple[str, str], extra: str = "") -> bytes:
+    body = "".join(
+        f"<item><title>{title}</title><link>https://news.example/{guid}?utm_source=x</link>"
+        f"<guid isPermaLink='false'>{guid}</guid>"
+        f"<pubDate>Mon, 23 Jun 2025 19:09:00 +0000</pubDate>"
+        f"<description>&lt;p&gt;About {title}&lt;/p&gt;</description></item>"
+        for guid, title in items
+    )
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>T</title>"
+        f"<link>https://news.example/</link><description>d</description>{extra}{body}"
+        "</channel></rss>"
+    ).encode()
+
+
+def feed_source(source_id: str, url: str, desk: str = "nym", **changes: object) -> Source:
+    source = Source(id=source_id, kind="feed", desk=desk, every=timedelta(minutes=5), url=url)
+    return dataclasses.replace(source, **changes)
+
+
+def with_sources(catalog: Catalog, *extra: Source) -> Catalog:
+    return dataclasses.replace(catalog, sources={**catalog.sources, **{s.id: s for s in extra}})
+
+
+@pytest.fixture
+def catalog(feeds_dir: Path) -> Catalog:
+    return load_catalog(feeds_dir)
+
+
+@pytest.fixture
+def fetch() -> Fetcher:
+    return Fetcher(LOOPBACK, FAST)
+
+
+def run(store: Store, catalog: Catalog, fetch: Fetcher, now: datetime) -> list[SourceResult]:
+    store.sync_sources(catalog.sources.values(), now)
+    enabled = [s for s in catalog.sources.values() if s.enabled]
+    return refresh_many(enabled, catalog, store, fetch.fetch, lambda: now)
+
+
+def test_sample_catalogue_ingests(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    results = {r.source_id: r for r in run(store, catalog, fetch, now)}
+    assert results["nym-wire"].ok and results["nym-wire"].new == 4
+    assert results["europe-wire"].ok and results["europe-wire"].new == 3
+    assert "example-world" not in results  # disabled in the sample
+    seed = next(
+        a for a in store.list_articles(source="nym-wire") if a.guid == "000_8566422078d4f727.txt"
+    )
+    assert seed.title == "EU, Canada to deepen ties with new security pact"
+    assert seed.desk == "nym"
+    assert seed.published == datetime.fromisoformat("2025-06-23T19:09:00+00:00")
+    assert "security" in seed.topics and "ukraine" in seed.topics
+    assert "<h2>New Security and Defence Pact</h2>" in seed.content_html
+    assert "Share:" not in seed.content_html
+
+
+def test_unchanged_folder_costs_no_article_write(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    run(store, catalog, fetch, now)
+    again = {r.source_id: r for r in run(store, catalog, fetch, now + timedelta(minutes=1))}
+    assert (again["nym-wire"].new, again["nym-wire"].updated, again["nym-wire"].unchanged) == (
+        0,
+        0,
+        4,
+    )
+    assert again["nym-wire"].feeds == frozenset()
+
+
+def test_changed_wire_file_is_updated_not_duplicated(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    run(store, catalog, fetch, now)
+    wire = catalog.sources["nym-wire"]
+    assert wire.path is not None
+    seed = wire.path / "000_8566422078d4f727.txt"
+    before = {a.guid: a for a in store.list_articles(source="nym-wire")}
+    seed.write_bytes(seed.read_bytes().replace(b"landmark", b"historic"))
+    result = refresh_source(wire, catalog, store, fetch.fetch, now + timedelta(minutes=1))
+    assert (result.new, result.updated) == (0, 1)
+    after = {a.guid: a for a in store.list_articles(source="nym-wire")}
+    assert len(after) == len(before) == 4
+    key = "000_8566422078d4f727.txt"
+    assert after[key].id == before[key].id
+    assert "historic" in after[key].content_html
+
+
+def test_bad_wire_file_is_reported_and_others_are_stored(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    wire = catalog.sources["nym-wire"]
+    assert wire.path is not None
+    (wire.path / "empty.txt").write_bytes(b"")
+    (wire.path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    result = refresh_source(wire, catalog, store, fetch.fetch, now)
+    assert result.ok and result.new == 4
+    assert any(p.startswith("empty.txt: empty file") for p in result.problems)
+    assert any(p.startswith("binary.txt: binary") for p in result.problems)
+    assert "2 skipped" in result.line()
+
+
+def test_feed_source_with_conditional_get(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    routes = {
+        "/feed": Reply(
+            body=rss(("a", "Alpha"), ("b", "Beta")),
+            etag='"v1"',
+            headers={"Content-Type": "application/rss+xml"},
+        )
+    }
+    with LoopbackServer(routes) as server:
+        source = feed_source("remote", server.url("/feed"))
+        catalog = with_sources(catalog, source)
+        store.sync_sources(catalog.sources.values(), now)
+        first = refresh_source(source, catalog, store, fetch.fetch, now)
+        assert (first.ok, first.new) == (True, 2)
+        second = refresh_source(source, catalog, store, fetch.fetch, now + timedelta(minutes=5))
+        assert second.ok and second.not_modified
+        assert server.requests("/feed")[-1].headers.get("if-none-match") == '"v1"'
+    stored = store.list_articles(source="remote")
+    assert {a.url for a in stored} == {"https://news.example/a", "https://news.example/b"}
+    state = store.source_state("remote")
+    assert state is not None and state.validators.etag == '"v1"'
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (Reply(status=404, body=b"gone"), "404"),
+        (Reply(status=500, body=b"oops"), "500"),
+        (Reply(body=b'{"this": "is json, not a feed"}'), "not a feed"),
+        (
+            Reply(
+                body=b"<!doctype html><html><body>hi</body></html>",
+                headers={"Content-Type": "text/html"},
+            ),
+            "HTML",
+        ),
+        (Reply(body=b""), "empty"),
+        (Reply(hang=True), "timed out"),
+    ],
+    ids=["404", "500", "malformed", "html", "empty", "stall"],
+)
+def test_failing_source_keeps_its_articles_and_others_go_on(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime, reply: Reply, expected: str
+) -> None:
+    with LoopbackServer({"/feed": Reply(body=rss(("a", "Alpha")), etag='"v1"')}) as server:
+        source = feed_source("remote", server.url("/feed"))
+        catalog = with_sources(catalog, source)
+        run(store, catalog, fetch, now)
+        assert len(store.list_articles(source="remote")) == 1
+        server.route("/feed", reply)
+        results = {r.source_id: r for r in run(store, catalog, fetch, now + timedelta(hours=1))}
+    failed = results["remote"]
+    assert not failed.ok
+    assert expected.lower() in (failed.error or "").lower()
+    assert failed.line().startswith("remote: error: ")
+    assert results["nym-wire"].ok and results["europe-wire"].ok
+    assert len(store.list_articles(source="remote")) == 1  # nothing stored is lost
+    state = store.source_state("remote")
+    assert state is not None
+    assert state.validators.etag == '"v1"'  # validators not advanced by a failure
+    assert state.error_count == 1
+
+
+def test_unreachable_source(store: Store, catalog: Catalog, fetch: Fetcher, now: datetime) -> None:
+    source = feed_source("down", f"http://127.0.0.1:{closed_port()}/feed")
+    catalog = with_sources(catalog, source)
+    results = {r.source_id: r for r in run(store, catalog, fetch, now)}
+    assert not results["down"].ok
+    assert results["nym-wire"].new == 4
+
+
+def test_bozo_feed_keeps_the_items_that_parse(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    body = rss(("a", "Alpha"), ("b", "Beta")).replace(b"About Alpha", b"About & Alpha")
+    with LoopbackServer({"/feed": Reply(body=body)}) as server:
+        source = feed_source("bozo", server.url("/feed"))
+        result = refresh_source(source, with_sources(catalog, source), store, fetch.fetch, now)
+    assert result.ok and result.new == 2
+    assert result.problems
+
+
+def test_same_story_from_two_sources_is_stored_once(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    one = rss(("a", "Alpha"))
+    two = rss(("other-guid", "Alpha again")).replace(
+        b"https://news.example/other-guid?utm_source=x", b"https://news.example/a?utm_medium=y"
+    )
+    with LoopbackServer({"/one": Reply(body=one), "/two": Reply(body=two)}) as server:
+        first = feed_source("one", server.url("/one"))
+        second = feed_source("two", server.url("/two"), desk="europe", topics=("trade",))
+        results = run(store, with_sources(catalog, first, second), fetch, now)
+    by_id = {r.source_id: r for r in results}
+    assert by_id["one"].new == 1
+    assert by_id["two"].merged == 1 and by_id["two"].new == 0
+    matching = [a for a in store.list_articles(limit=None) if a.url == "https://news.example/a"]
+    assert len(matching) == 1
+    assert "trade" in matching[0].topics
+
+
+def test_zone_less_feed_dates_use_the_source_timezone(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    body = (
+        b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>t</title>"
+        b"<id>urn:x</id><updated>2025-06-23T21:09:00</updated><entry><id>urn:e1</id>"
+        b"<title>E</title><updated>2025-06-23T21:09:00</updated>"
+        b"<link href='https://news.example/e1'/></entry></feed>"
+    )
+    with LoopbackServer({"/atom": Reply(body=body)}) as server:
+        source = feed_source("brussels", server.url("/atom"), timezone="Europe/Brussels")
+        refresh_source(source, with_sources(catalog, source), store, fetch.fetch, now)
+    (article,) = store.list_articles(source="brussels")
+    assert article.published == datetime.fromisoformat("2025-06-23T19:09:00+00:00")
+
+
+@pytest.mark.parametrize(
+    ("result", "jitter", "expected"),
+    [
+        (SourceResult("s", ok=True), 0.0, timedelta(minutes=5)),
+        (SourceResult("s", ok=True), 1.0, timedelta(minutes=5, seconds=30)),
+        (SourceResult("s", ok=True, max_age=timedelta(hours=1)), 0.0, timedelta(hours=1)),
+        (SourceResult("s", ok=True, max_age=timedelta(seconds=10)), 0.0, timedelta(minutes=5)),
+        (SourceResult("s", ok=False, consecutive_errors=1), 0.0, timedelta(minutes=5)),
+        (SourceResult("s", ok=False, consecutive_errors=3), 0.0, timedelta(minutes=20)),
+        (SourceResult("s", ok=False, consecutive_errors=30), 0.0, timedelta(days=1)),
+        (
+            SourceResult("s", ok=False, consecutive_errors=1, retry_after=timedelta(hours=2)),
+            0.0,
+            timedelta(hours=2),
+        ),
+        (
+            SourceResult("s", ok=False, consecutive_errors=1, retry_after=timedelta(days=9)),
+            0.0,
+            timedelta(days=1),
+        ),
+    ],
+    ids=[
+        "interval",
+        "jitter",
+        "max-age-longer",
+        "max-age-shorter",
+        "first-error",
+        "third-error",
+        "capped",
+        "retry-after",
+        "retry-after-capped",
+    ],
+)
+def test_next_fetch_at(
+    result: SourceResult, jitter: float, expected: timedelta, now: datetime
+) -> None:
+    source = feed_source("s", "https://a.example/f")
+    assert next_fetch_at(source, result, now, jitter) == now + expected
+
+
+def test_missing_folder_is_a_source_error(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    wire = catalog.sources["europe-wire"]
+    assert wire.path is not None
+    run(store, catalog, fetch, now)
+    shutil.rmtree(wire.path)
+    result = refresh_source(wire, catalog, store, fetch.fetch, now)
+    assert not result.ok and "folder not found" in (result.error or "")
+    assert len(store.list_articles(source="europe-wire")) == 3
