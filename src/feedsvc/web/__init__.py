@@ -1,1 +1,32 @@
-"""Flask web tier."""
+"""The Flask web tier: public feeds, HTML pages, operations endpoints.
+
+``create_app`` never starts a scheduler: under gunicorn every worker calls it,
+and the schedule runs in ``feedsvc serve`` or ``feedsvc scheduler`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from feedsvc.config import Settings, load_settings
+from feedsvc.store import Store
+from feedsvc.web import feeds, ops, pages
+from feedsvc.web.cache import FeedCache
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; ``test_config`` may carry ``SETTINGS`` and ``STORE`` to use instead."""
+    app = Flask(__name__)
+    app.config.from_mapping(test_config or {})
+    settings: Settings = app.config.get("SETTINGS") or load_settings()
+    store: Store = app.config.get("STORE") or Store.open(settings.database_url)
+    app.config["SETTINGS"] = settings
+    app.extensions["feedsvc.store"] = store
+    app.extensions["feedsvc.cache"] = FeedCache(store, settings.base_url)
+    feeds.init_app(app)
+    pages.init_app(app)
+    ops.init_app(app)
+    return app

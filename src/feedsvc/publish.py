@@ -1,0 +1,257 @@
+"""Publishing: after a change, render the feeds it touched and keep them as ready bytes.
+
+Feeds are rendered here, when their content changes, never per request: the
+bytes, a strong ETag (a hash of the bytes) and Last-Modified go to the
+database, where every web worker reads them. A feed whose bytes did not change
+keeps its row, ETag and Last-Modified untouched, so pollers keep getting 304s
+across publishes and restarts. With ``FEEDSVC_PUBLISH_DIR`` the same bytes are
+also written as static files, atomically, and only when they changed.
+
+When no public base URL is configured, feeds are stored with a placeholder
+base that the web tier replaces with the request's own origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from feedsvc.model import Catalog, PublishedFeed, Source
+from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
+from feedsvc.store import Store
+
+PLACEHOLDER_BASE = "http://feedsvc.invalid/"
+STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
+OPML_PATH = "feeds.opml"
+OPML_MEDIA_TYPE = "text/x-opml; charset=utf-8"
+SITE_STATE_KEY = "site"
+MIN_MAX_AGE = timedelta(seconds=10)
+MAX_MAX_AGE = timedelta(hours=1)
+DEFAULT_EVERY = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    changed: tuple[str, ...]
+    unchanged: int
+
+
+def etag_for(body: bytes) -> str:
+    """A strong validator: equal bytes, equal ETag, in every process and after restarts."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
+    """Every feed the catalogue implies, by key: ``all``, ``desks/<id>``, ``topics/<id>``."""
+    fastest = _fastest(catalog.sources.values())
+    specs = {
+        "all": FeedSpec(
+            path="feeds/all",
+            title="All articles",
+            description="Every article from every desk",
+            home_path="",
+            ttl=fastest,
+        )
+    }
+    for desk in catalog.desks.values():
+        own = [s for s in catalog.sources.values() if s.desk == desk.id]
+        specs[f"desks/{desk.id}"] = FeedSpec(
+            path=f"feeds/desks/{desk.id}",
+            title=desk.title,
+            description=desk.description or f"Articles from the {desk.title}",
+            home_path=f"desks/{desk.id}",
+            ttl=_fastest(own) if own else fastest,
+        )
+    for topic in catalog.topics.values():
+        specs[f"topics/{topic.id}"] = FeedSpec(
+            path=f"feeds/topics/{topic.id}",
+            title=topic.title,
+            description=topic.description or f"Articles about {topic.title}",
+            home_path=f"topics/{topic.id}",
+            ttl=fastest,
+        )
+    return specs
+
+
+def _fastest(sources: Iterable[Source]) -> timedelta:
+    intervals = [s.every for s in sources if s.enabled]
+    return min(intervals) if intervals else DEFAULT_EVERY
+
+
+def max_age_seconds(ttl: timedelta) -> int:
+    """``Cache-Control: max-age``: the refresh interval, kept within sane bounds."""
+    return int(min(max(ttl, MIN_MAX_AGE), MAX_MAX_AGE).total_seconds())
+
+
+def render_opml(specs: Mapping[str, FeedSpec], base_url: str) -> bytes:
+    """OPML 2.0 listing every feed in every format, its desk or topic as category."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head>",
+        "    <title>feedsvc feeds</title>",
+        f"    <ownerId>{_xml_text(base_url)}</ownerId>",
+        "  </head>",
+        "  <body>",
+    ]
+    for key, spec in specs.items():
+        category = "/" + key if key != "all" else "/all"
+        lines.append(f"    <outline text={quoteattr(spec.title)} title={quoteattr(spec.title)}>")
+        for fmt in FORMATS:
+            outline_type = "rss"  # OPML 2.0 subscription lists use type="rss" for every format
+            lines.append(
+                "      <outline"
+                f" type={quoteattr(outline_type)}"
+                f" text={quoteattr(f'{spec.title} ({fmt})')}"
+                f" title={quoteattr(f'{spec.title} ({fmt})')}"
+                f" xmlUrl={quoteattr(feed_url(spec, base_url, fmt))}"
+                f" htmlUrl={quoteattr(base_url + spec.home_path)}"
+                f" category={quoteattr(category)}"
+                " />"
+            )
+        lines.append("    </outline>")
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def site_snapshot(catalog: Catalog) -> str:
+    """What the web tier needs of the catalogue, shared through the database.
+
+    Web workers never read ``feeds/`` themselves: the process that publishes
+    owns the catalogue, so every process shows the same desks and topics.
+    """
+    return json.dumps(
+        {
+            "desks": [
+                {"id": d.id, "title": d.title, "description": d.description}
+                for d in catalog.desks.values()
+            ],
+            "topics": [
+                {"id": t.id, "title": t.title, "description": t.description}
+                for t in catalog.topics.values()
+            ],
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+class Publisher:
+    """Renders feeds after a change; knows the catalogue, the store and where to write."""
+
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        *,
+        base_url: str | None,
+        feed_size: int,
+        publish_dir: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.base_url = base_url
+        self.feed_size = feed_size
+        self.publish_dir = publish_dir
+        self.specs = feed_specs(catalog)
+        self.source_titles = {s.id: s.title or s.id for s in catalog.sources.values()}
+
+    def publish(self, keys: Iterable[str] | None, now: datetime) -> PublishResult:
+        """Render ``keys`` (every feed when None) and store those whose bytes changed."""
+        everything = keys is None
+        wanted = list(self.specs) if everything else [k for k in keys if k in self.specs]
+        base = self.base_url or PLACEHOLDER_BASE
+        rendered: list[PublishedFeed] = []
+        for key in wanted:
+            rendered.extend(self._render_key(key, base, now))
+        if everything:
+            rendered.append(
+                self._feed(
+                    OPML_PATH,
+                    render_opml(self.specs, base),
+                    OPML_MEDIA_TYPE,
+                    timedelta(hours=1),
+                    now,
+                )
+            )
+        keep = {feed.path for feed in rendered} if everything else None
+        changed = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
+        if self.publish_dir is not None:
+            self._export(rendered)
+        return PublishResult(changed=tuple(changed), unchanged=len(rendered) - len(changed))
+
+    def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:
+        spec = self.specs[key]
+        kind, _, ident = key.partition("/")
+        articles = self.store.list_articles(
+            desk=ident if kind == "desks" else None,
+            topic=ident if kind == "topics" else None,
+            limit=self.feed_size,
+        )
+        return [
+            self._feed(
+                f"{spec.path}.{fmt}",
+                render(spec, articles, base, fmt, self.source_titles),
+                MEDIA_TYPES[fmt],
+                spec.ttl,
+                now,
+            )
+            for fmt in FORMATS
+        ]
+
+    @staticmethod
+    def _feed(
+        path: str, body: bytes, media_type: str, ttl: timedelta, now: datetime
+    ) -> PublishedFeed:
+        return PublishedFeed(
+            path=path,
+            body=body,
+            etag=etag_for(body),
+            media_type=media_type,
+            last_modified=now,
+            max_age=max_age_seconds(ttl),
+        )
+
+    def _export(self, feeds: Sequence[PublishedFeed]) -> None:
+        """Write static copies; an unchanged file is left alone so its mtime stays."""
+        assert self.publish_dir is not None
+        base = self.base_url or STATIC_FALLBACK_BASE
+        stored = {feed.path: feed for feed in self.store.load_feeds()}
+        for feed in feeds:
+            body = feed.body.replace(PLACEHOLDER_BASE.encode(), base.encode())
+            modified = stored[feed.path].last_modified if feed.path in stored else None
+            write_if_changed(self.publish_dir / feed.path, body, modified)
+
+
+def write_if_changed(target: Path, body: bytes, modified: datetime | None) -> bool:
+    """Atomic replace (temp file + rename) unless the file already holds these bytes."""
+    try:
+        if target.read_bytes() == body:
+            return False
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+        os.chmod(temp, 0o644)
+        if modified is not None:
+            stamp = modified.timestamp()
+            os.utime(temp, (stamp, stamp))
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return True

@@ -1,0 +1,137 @@
+"""Publishing: feeds rendered on change, stored as ready bytes, exported as static files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedsvc.catalog import load_catalog
+from feedsvc.config import Settings
+from feedsvc.fetch import Fetcher
+from feedsvc.ingest import refresh_source
+from feedsvc.publish import Publisher, write_if_changed
+from feedsvc.render import entry_id
+from feedsvc.store import Store
+
+BASE = "https://news.example/"
+
+
+def publisher(store: Store, settings: Settings, publish_dir: Path | None = None) -> Publisher:
+    return Publisher(
+        store,
+        load_catalog(settings.feeds_dir),
+        base_url=BASE,
+        feed_size=settings.feed_size,
+        publish_dir=publish_dir,
+    )
+
+
+def bodies(store: Store) -> dict[str, tuple[bytes, str, datetime]]:
+    return {f.path: (f.body, f.etag, f.last_modified) for f in store.load_feeds()}
+
+
+def test_second_publish_changes_nothing(
+    published: Store, settings: Settings, now: datetime, tmp_path: Path
+) -> None:
+    out = tmp_path / "public"
+    first = publisher(published, settings, out).publish(None, now)
+    assert first.changed  # base URL differs from the fixture's placeholder publish
+    before = bodies(published)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    second = publisher(published, settings, out).publish(None, now + timedelta(hours=1))
+    assert second.changed == ()
+    assert bodies(published) == before  # same bytes, same ETag, same Last-Modified
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+
+
+def test_static_export_uses_the_public_paths(
+    published: Store, settings: Settings, now: datetime, tmp_path: Path
+) -> None:
+    out = tmp_path / "public"
+    publisher(published, settings, out).publish(None, now)
+    assert (out / "feeds" / "desks" / "nym.atom").is_file()
+    assert (out / "feeds" / "topics" / "trade.json").is_file()
+    assert (out / "feeds.opml").is_file()
+    stored = bodies(published)
+    assert (out / "feeds" / "all.rss").read_bytes() == stored["feeds/all.rss"][0]
+    assert not list(out.rglob(".*"))  # no temp files left behind
+    assert (out / "feeds" / "all.rss").stat().st_mtime == stored["feeds/all.rss"][2].timestamp()
+
+
+def test_write_if_changed_is_atomic_and_lazy(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b.rss"
+    assert write_if_changed(target, b"one", None) is True
+    assert write_if_changed(target, b"one", None) is False
+    assert write_if_changed(target, b"two", None) is True
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["b.rss"]
+
+
+def test_only_touched_feeds_are_rendered_again(
+    published: Store, settings: Settings, now: datetime
+) -> None:
+    pub = publisher(published, settings)
+    pub.publish(None, now)
+    catalog = load_catalog(settings.feeds_dir)
+    europe = catalog.sources["europe-wire"]
+    assert europe.path is not None
+    article = europe.path / "101_steel_tariffs.txt"
+    article.write_bytes(article.read_bytes().replace(b"steel", b"aluminium"))
+    result = refresh_source(europe, catalog, published, Fetcher().fetch, now)
+    assert result.updated == 1
+    assert "desks/europe" in result.feeds and "desks/nym" not in result.feeds
+    before = bodies(published)
+    changed = pub.publish(result.feeds, now + timedelta(minutes=1)).changed
+    assert "feeds/desks/europe.rss" in changed and "feeds/all.atom" in changed
+    assert not any(path.startswith("feeds/desks/nym") for path in changed)
+    after = bodies(published)
+    assert after["feeds/desks/nym.rss"] == before["feeds/desks/nym.rss"]
+    assert after["feeds/desks/europe.rss"][1] != before["feeds/desks/europe.rss"][1]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_published_xml_parses_back_to_the_stored_articles(
+    published: Store, settings: Settings, now: datetime, fmt: str
+) -> None:
+    publisher(published, settings).publish(None, now)
+    body = bodies(published)[f"feeds/all.{fmt}"][0]
+    parsed = feedparser.parse(body)
+    assert parsed.bozo == 0
+    stored = published.list_articles(limit=settings.feed_size)
+    assert len(parsed.entries) == len(stored) == 7
+    for entry, article in zip(parsed.entries, stored, strict=True):
+        assert entry.id == entry_id(article)
+        assert entry.title == article.title
+        assert entry.get("link") == article.url or article.url is None
+        assert entry.summary == article.summary
+        assert entry.content[0].value == article.content_html
+        published_at = entry.published_parsed
+        assert datetime(*published_at[:6]).isoformat() + "Z" == article.to_json()["published"]
+        assert sorted(t.term for t in entry.get("tags", [])) == sorted(article.topics)
+
+
+def test_published_json_matches_the_stored_articles(
+    published: Store, settings: Settings, now: datetime
+) -> None:
+    publisher(published, settings).publish(None, now)
+    feed = json.loads(bodies(published)["feeds/topics/security.json"][0])
+    stored = published.list_articles(topic="security")
+    assert [item["id"] for item in feed["items"]] == [entry_id(a) for a in stored]
+    for item, article in zip(feed["items"], stored, strict=True):
+        assert item["title"] == article.title
+        assert item["content_html"] == article.content_html
+        assert item["summary"] == article.summary
+        assert item["date_published"] == article.to_json()["published"]
+        assert item["date_modified"] == article.to_json()["updated"]
+        assert item["tags"] == list(article.topics)
+    assert feed["feed_url"] == BASE + "feeds/topics/security.json"
+
+
+def test_feed_size_limits_items(published: Store, settings: Settings, now: datetime) -> None:
+    small = Publisher(published, load_catalog(settings.feeds_dir), base_url=BASE, feed_size=2)
+    small.publish(None, now)
+    assert len(feedparser.parse(bodies(published)["feeds/all.atom"][0]).entries) == 2
