@@ -1,0 +1,235 @@
+"""The schedule: APScheduler ticks, the database decides what is due.
+
+APScheduler only drives a one-second tick in this process. What is due, who
+is fetching it (a lease), when to fetch next and how many errors a source had
+all live in the ``sources`` table, so several scheduler processes on one
+PostgreSQL share the sources without fetching one twice, and a restart (or a
+``kill -9``) loses nothing but an unfinished lease, which expires.
+
+One tick: re-read the catalogue if its files changed (a bad edit is logged and
+the last good catalogue stays), claim due sources up to the free worker
+slots, and publish what the finished refreshes changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from feedsvc.catalog import FILES, load_catalog
+from feedsvc.config import Settings
+from feedsvc.errors import ConfigError, StoreError
+from feedsvc.fetch import AddressPolicy, Fetcher
+from feedsvc.ingest import next_fetch_at, refresh_source
+from feedsvc.model import Catalog, Source
+from feedsvc.publish import Publisher
+from feedsvc.store import Store
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+HOST_BUSY_RETRY = timedelta(seconds=2)
+REMOVED_SOURCE_WAIT = timedelta(hours=1)
+HEARTBEAT_KEY = "scheduler_heartbeat"
+HEARTBEAT_EVERY = timedelta(seconds=10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Scheduler:
+    """Runs due sources on a bounded pool, at most ``per_host`` at a time per host."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        fetch: Callable[..., object] | None = None,
+        workers: int = 4,
+        per_host: int = 2,
+        tick_seconds: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetch = fetch or Fetcher(AddressPolicy(settings.allow_networks)).fetch
+        self.workers = workers
+        self.per_host = per_host
+        self.tick_seconds = tick_seconds
+        self.clock = clock
+        self.rng = rng
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lock = threading.Lock()
+        self._running = 0
+        self._hosts: dict[str, int] = {}
+        self._pending: set[str] = set()
+        self._stamps: tuple[float, ...] = ()
+        self._heartbeat = datetime.min.replace(tzinfo=UTC)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+        self._aps: BackgroundScheduler | None = None
+        self.catalog: Catalog = load_catalog(settings.feeds_dir)
+        self._stamps = self._catalog_stamps()
+        self.publisher = self._publisher(self.catalog)
+
+    # -- catalogue ----------------------------------------------------------------
+
+    def _catalog_stamps(self) -> tuple[float, ...]:
+        stamps = []
+        for name in FILES:
+            try:
+                stamps.append(Path(self.settings.feeds_dir, name).stat().st_mtime_ns)
+            except OSError:
+                stamps.append(-1)
+        return tuple(stamps)
+
+    def _publisher(self, catalog: Catalog) -> Publisher:
+        return Publisher(
+            self.store,
+            catalog,
+            base_url=self.settings.base_url,
+            feed_size=self.settings.feed_size,
+            publish_dir=self.settings.publish_dir,
+        )
+
+    def reload_catalog(self) -> bool:
+        """Take a changed catalogue; keep the last good one when the edit is bad."""
+        stamps = self._catalog_stamps()
+        if stamps == self._stamps:
+            return False
+        self._stamps = stamps
+        try:
+            catalog = load_catalog(self.settings.feeds_dir)
+        except ConfigError as exc:
+            log.error(
+                "catalogue not reloaded, keeping the last good one: %s: %s",
+                exc,
+                "; ".join(exc.problems),
+            )
+            return False
+        self.catalog = catalog
+        self.publisher = self._publisher(catalog)
+        self.store.sync_sources(catalog.sources.values(), self.clock())
+        self.publisher.publish(None, self.clock())
+        log.info("catalogue reloaded: %d sources", len(catalog.sources))
+        return True
+
+    # -- ticks --------------------------------------------------------------------
+
+    def start_up(self) -> None:
+        """Register the catalogue and publish once, so the web tier has every feed."""
+        self.store.sync_sources(self.catalog.sources.values(), self.clock())
+        self.publisher.publish(None, self.clock())
+
+    def tick(self) -> int:
+        """One round; returns how many refreshes it started. Never raises."""
+        try:
+            self.reload_catalog()
+            self.flush_publish()
+            now = self.clock()
+            self._beat(now)
+            with self._lock:
+                free = self.workers - self._running
+            claimed = self.store.claim_due(self.owner, now, LEASE, free)
+            for source_id in claimed:
+                with self._lock:
+                    self._running += 1
+                self._pool.submit(self._run, source_id)
+            return len(claimed)
+        except StoreError:
+            log.exception("tick failed; trying again next tick")
+            return 0
+
+    def _beat(self, now: datetime) -> None:
+        if now - self._heartbeat >= HEARTBEAT_EVERY:
+            with self.store.write() as conn:
+                self.store.put_state(conn, HEARTBEAT_KEY, now.isoformat())
+            self._heartbeat = now
+
+    def flush_publish(self) -> None:
+        with self._lock:
+            keys, self._pending = self._pending, set()
+        if keys:
+            self.publisher.publish(keys, self.clock())
+
+    def _run(self, source_id: str) -> None:
+        source = self.catalog.sources.get(source_id)
+        host = _host(source)
+        try:
+            if source is None:  # removed from the catalogue after it was claimed
+                self.store.finish(source_id, self.owner, self.clock() + REMOVED_SOURCE_WAIT)
+                return
+            if not self._take_host(host):
+                self.store.finish(source_id, self.owner, self.clock() + HOST_BUSY_RETRY)
+                return
+            try:
+                now = self.clock()
+                result = refresh_source(source, self.catalog, self.store, self.fetch, now)
+                self.store.finish(
+                    source.id, self.owner, next_fetch_at(source, result, now, self.rng())
+                )
+                if result.feeds:
+                    with self._lock:
+                        self._pending |= result.feeds
+            finally:
+                self._give_host(host)
+        except Exception:
+            log.exception("source=%s refresh crashed; its lease will expire", source_id)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def _take_host(self, host: str) -> bool:
+        with self._lock:
+            if self._hosts.get(host, 0) >= self.per_host:
+                return False
+            self._hosts[host] = self._hosts.get(host, 0) + 1
+            return True
+
+    def _give_host(self, host: str) -> None:
+        with self._lock:
+            self._hosts[host] -= 1
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self.start_up()
+        self._aps = BackgroundScheduler(timezone=UTC)
+        self._aps.add_job(
+            self.tick,
+            "interval",
+            seconds=self.tick_seconds,
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        """Stop ticking, let running fetches finish their transaction, publish what they did."""
+        if self._aps is not None:
+            self._aps.shutdown(wait=True)
+            self._aps = None
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.store.release_leases(self.owner)
+        self.flush_publish()
+
+
+def _host(source: Source | None) -> str:
+    if source is None or source.url is None:
+        return "(local)"
+    return urlsplit(source.url).hostname or "(unknown)"
