@@ -1,0 +1,633 @@
+"""Feed parsing: one fetched feed document (bytes + headers) -> raw items.
+
+Scope: RSS 0.9x, 1.0 (RDF) and 2.0 and Atom 0.3 and 1.0, read with feedparser
+from bytes only (never a URL or a path, which feedparser would go and open),
+after a cheap guard against XML entity attacks. What comes out is what the
+source wrote (markup, relative URLs, zone-less times stay as they are), with
+the base URL to resolve against: HTML sanitising, URL resolution and time
+zones belong to the normaliser. A document
+that is not a feed at all is a ParseError; a malformed feed whose items can
+still be read keeps those items and says what was wrong in ``problems``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import time
+import xml.sax
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+from feedparser.exceptions import CharacterEncodingUnknown, ThingsNobodyCaresAboutButMe
+
+from feedsvc.errors import ParseError
+from feedsvc.model import Document, ParsedFeed, RawItem
+
+__all__ = ["ENTITIES_REFUSED", "parse_date", "parse_feed", "person_name"]
+
+ENTITIES_REFUSED = "feed declares XML entities; refused"
+
+# How much of the document the entity guard reads. Every entity declaration
+# must sit in the prolog, before the root element, and no real feed has a
+# prolog this long: one that does is refused rather than read further.
+PROLOG_WINDOW = 64 * 1024
+
+# Years outside this range are typing errors or placeholders ("9999"), not times.
+MIN_YEAR = 1900
+MAX_YEAR = 2100
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HTML_ROOTS = frozenset({"html", "head", "body"})
+_TAG = re.compile(r"<[^>]*>")
+_PROBLEM_LENGTH = 160
+
+# --------------------------------------------------------------------------- entity guard
+
+# Tokens that may precede the root element. A markup declaration is read up
+# to the next bracket with its quoted literals honoured, so a ">" or "<a"
+# inside a literal can neither end it nor pass for the root element.
+_PROLOG_TOKEN = re.compile(
+    r"""
+      \s+
+    | <\?.*?\?>                                  # XML declaration, processing instruction
+    | <!--.*?-->                                 # comment
+    | <!(?!--)(?:[^"'<>\[\]]|"[^"]*"|'[^']*')*   # <!DOCTYPE …, <!ENTITY …, <!ELEMENT …
+    | [\[\]>]                                    # internal subset brackets, declaration end
+    | %[\w.:-]+;                                 # parameter entity reference
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+_ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
+_ROOT_ELEMENT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+
+
+def _decode_head(head: bytes) -> str:
+    """Enough of a decoding to see ASCII markup, whatever the encoding.
+
+    UTF-16/32 (with or without a BOM) and EBCDIC would hide a DOCTYPE from a
+    byte search; every other encoding feedparser accepts is ASCII-compatible,
+    which Latin-1 maps byte for byte.
+    """
+    boms = (
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\xfe\xff", "utf-16-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xef\xbb\xbf", "latin-1"),
+    )
+    for bom, codec in boms:
+        if head.startswith(bom):
+            return head[len(bom) :].decode(codec, "replace")
+    if head.startswith(b"\x00\x00\x00"):
+        codec = "utf-32-be"
+    elif head[1:4] == b"\x00\x00\x00":
+        codec = "utf-32-le"
+    elif head.startswith(b"\x00"):
+        codec = "utf-16-be"
+    elif head[1:2] == b"\x00":
+        codec = "utf-16-le"
+    elif head.startswith(b"\x4c\x6f\xa7\x94"):  # "<?xm" in EBCDIC
+        codec = "cp037"
+    else:
+        codec = "latin-1"
+    return head.decode(codec, "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class _Prolog:
+    """What the guard saw before the root element.
+
+    ``root`` is the root element's local name, lower-cased, or None when the
+    document does not start like XML at all (garbage, JSON, plain text).
+    ``same_lines`` is True when feedparser will hand the XML parser the
+    document line for line (it rewrites the XML declaration in place, but
+    adds one when there is none and cuts a DOCTYPE out), so the parser's
+    line numbers are the source's own.
+    """
+
+    root: str | None
+    same_lines: bool
+
+
+def _read_prolog(content: bytes) -> _Prolog:
+    """Check the prolog, and raise ParseError if it declares entities.
+
+    Billion laughs, quadratic blow-up and external SYSTEM/PUBLIC entities all
+    need an entity declaration, and no feed needs one, so any declaration
+    is refused before feedparser, which would hand it to expat, sees it.
+    """
+    text = _decode_head(content[:PROLOG_WINDOW])
+    position = 0
+    tokens: list[str] = []
+    while match := _PROLOG_TOKEN.match(text, position):
+        if _ENTITY_DECLARATION.match(match.group()):
+            raise ParseError(ENTITIES_REFUSED)
+        tokens.append(match.group())
+        position = match.end()
+    rest = text[position:]
+    if root := _ROOT_ELEMENT.match(rest):
+        same_lines = bool(tokens) and tokens[0].startswith("<?xml") and "\n" not in tokens[0]
+        same_lines = same_lines and not any(t[:9].upper() == "<!DOCTYPE" for t in tokens)
+        return _Prolog(root.group(1).rpartition(":")[2].lower(), same_lines)
+    if _ENTITY_DECLARATION.search(rest):
+        raise ParseError(ENTITIES_REFUSED)
+    if len(content) > PROLOG_WINDOW and (not rest or rest.startswith("<")):
+        raise ParseError(f"XML prolog longer than {PROLOG_WINDOW // 1024} KB; refused")
+    return _Prolog(None, same_lines=False)
+
+
+# --------------------------------------------------------------------------- dates
+
+# ISO 8601 / W3CDTF: a date, optionally a time, optionally a zone.
+_ISO_SHAPE = re.compile(r"^\d{4}-?\d{2}(?:-?\d{2})?(?:[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?)?")
+_ISO_PARTS = re.compile(
+    r"^(\d{4})-?(\d{2})(?:-?(\d{2}))?(?:[T ](\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?"
+)
+_ISO_SPACED_ZONE = re.compile(r"\s+(?=(?:[+-]\d{2}:?\d{2}|Z)$)")
+_ISO_YEAR_MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+_ZONE = r"(?P<zone>[A-Za-z]{1,5}(?:\s*[+-]\d{1,2}(?::?\d{2})?)?|[+-]\d{2}:?\d{2})"
+_TIME = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d+)?)?"
+# RFC 822 as feeds really write it: optional day name, 2- or 4-digit year,
+# optional time and seconds, a numeric offset, a zone name or no zone at all.
+_RFC822 = re.compile(
+    r"^(?:[A-Za-z]{2,9}\.?,?\s*)?"
+    r"(?P<day>\d{1,2})[\s-]+(?P<month>[A-Za-z]{3,9})\.?[\s,-]+(?P<year>\d{4}|\d{2})"
+    rf"(?:[\s,T]+{_TIME})?(?:\s*{_ZONE})?\s*$"
+)
+# C's asctime() and date(1): "Mon Jun 23 21:09:00 2025", "Mon Jun 23 21:09:00 CEST 2025".
+_ASCTIME = re.compile(
+    rf"^[A-Za-z]{{3}}\s+(?P<month>[A-Za-z]{{3}})\s+(?P<day>\d{{1,2}})\s+{_TIME}"
+    rf"(?:\s+{_ZONE})?\s+(?P<year>\d{{4}})$"
+)
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+# RFC 822's names plus the abbreviations European and Asian feeds actually
+# write. Ambiguous ones (IST: India or Ireland?) are left out on purpose.
+_ZONE_HOURS = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0,
+    "BST": 1, "CET": 1, "MET": 1, "WEST": 1,
+    "CEST": 2, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
+    "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+    "AST": -4, "ADT": -3, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+    "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10,
+}  # fmt: skip
+_NUMERIC_ZONE = re.compile(r"^([+-])(\d{1,2}):?(\d{2})?$")
+
+
+class _Unreadable(Exception):
+    """The string is not in a shape this module reads; feedparser may know it."""
+
+
+def _parse_iso(text: str) -> datetime | None:
+    if not _ISO_SHAPE.match(text):
+        raise _Unreadable(text)
+    text = _ISO_SPACED_ZONE.sub("", text)
+    if _ISO_YEAR_MONTH.match(text):
+        text += "-01"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    year, month, day, hour, minute, second = _ISO_PARTS.match(text).groups()  # type: ignore[union-attr]
+    try:
+        datetime(int(year), int(month), int(day or 1))
+    except ValueError:
+        return None  # an impossible date (31 February, year 0): no reading can save it
+    if int(hour or 0) > 24 or int(minute or 0) > 59 or int(second or 0) > 60:
+        return None  # feedparser would roll 25:61 over into the next day
+    raise _Unreadable(text)  # a real time in a form fromisoformat does not know (24:00)
+
+
+def _zone(name: str) -> timezone | None:
+    """The zone written after a time; None if impossible, _Unreadable if unknown."""
+    name = name.upper().replace(" ", "")
+    letters = name.rstrip("+-:0123456789")
+    numeric = name[len(letters) :]
+    if not numeric:
+        if letters not in _ZONE_HOURS:
+            raise _Unreadable(name)
+        return timezone(timedelta(hours=_ZONE_HOURS[letters]))
+    found = _NUMERIC_ZONE.match(numeric)
+    if found is None or letters not in {"", "UT", "UTC", "GMT"}:
+        raise _Unreadable(name)
+    sign, hours, minutes = found.groups()
+    offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    if offset >= timedelta(hours=24):
+        return None
+    return timezone(-offset if sign == "-" else offset)
+
+
+def _parse_written(pattern: re.Pattern[str], text: str) -> datetime | None:
+    """RFC 822 or asctime, whose fields are named alike; "-0000" counts as UTC."""
+    found = pattern.match(text)
+    if found is None or found["month"].lower() not in _MONTHS:
+        raise _Unreadable(text)
+    year = int(found["year"])
+    if len(found["year"]) == 2:
+        year += 1900 if year >= 70 else 2000
+    try:
+        moment = datetime(
+            year,
+            _MONTHS[found["month"].lower()],
+            int(found["day"]),
+            int(found["hour"] or 0),
+            int(found["minute"] or 0),
+            int(found["second"] or 0),
+        )
+    except ValueError:
+        return None
+    if not (found["zone"] and found["hour"]):
+        return moment
+    zone = _zone(found["zone"])
+    return moment.replace(tzinfo=zone) if zone else None
+
+
+def _plausible(moment: datetime | None) -> datetime | None:
+    """Aware times in UTC, naive ones as they are; None outside MIN_YEAR..MAX_YEAR."""
+    if moment is None:
+        return None
+    try:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment if MIN_YEAR <= moment.year <= MAX_YEAR else None
+
+
+def _from_struct(parsed: time.struct_time | None) -> datetime | None:
+    if parsed is None:
+        return None
+    try:
+        return _plausible(datetime(*parsed[:6], tzinfo=UTC))
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def parse_date(raw: str | None, parsed: time.struct_time | None = None) -> datetime | None:
+    """A feed's date string as a datetime: naive when it names no zone, else in UTC.
+
+    feedparser's own ``*_parsed`` value reads a zone-less time as UTC, but a
+    zone-less time means the source's zone, which only the normaliser knows;
+    so ISO 8601, RFC 822 and asctime are read here, and feedparser's value
+    (``parsed``, UTC) is the fallback for the exotic formats it knows.
+    Impossible or absurd dates are None rather than an error: one bad date
+    must not cost the item.
+    """
+    text = " ".join((raw or "").split())
+    if not text:
+        return _from_struct(parsed)
+    for reader in (_parse_iso, partial(_parse_written, _RFC822), partial(_parse_written, _ASCTIME)):
+        try:
+            return _plausible(reader(text))
+        except _Unreadable:
+            continue
+    return _from_struct(parsed)
+
+
+# --------------------------------------------------------------------------- feedparser values
+
+
+def _get(mapping: Mapping[str, Any], key: str) -> Any:
+    """A field exactly as feedparser stored it.
+
+    FeedParserDict.get maps aliases and, for "updated", silently answers with
+    "published" when there is no update time: that would invent an update.
+    """
+    return dict.get(mapping, key) if isinstance(mapping, dict) else mapping.get(key)
+
+
+def _detail(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = _get(mapping, key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str | None:
+    """A stripped string, or None for absent, blank and non-string values."""
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def _first(*values: object) -> str | None:
+    for value in values:
+        if text := _text(value):
+            return text
+    return None
+
+
+def _join(base: str, reference: str) -> str:
+    try:
+        return urljoin(base, reference)
+    except ValueError:  # a malformed URL, e.g. "http://[::1"; the normaliser drops it
+        return reference
+
+
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+# --------------------------------------------------------------------------- people
+
+_EMAIL = re.compile(r"^\s*<?(?:mailto:)?[^@\s<>()]+@[^@\s<>()]+\.[^@\s<>()]+>?\s*$")
+_EMAIL_THEN_NAME = re.compile(r"^\s*\S+@\S+\s*\((?P<name>[^()]*)\)\s*$")
+_NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>()]*?)\s*[<(]\s*(?:mailto:)?\S+@\S+\s*[>)]\s*$")
+
+
+def person_name(text: str | None) -> str | None:
+    """A person's name from an author field, without an e-mail address.
+
+    RSS's <author> is an address ("jane@example.org (Jane Doe)"); addresses
+    are not bylines, and republishing them hands them to harvesters, so an
+    address with no name is no author at all.
+    """
+    text = " ".join((text or "").split())
+    for pattern in (_EMAIL_THEN_NAME, _NAME_THEN_EMAIL):
+        if found := pattern.match(text):
+            text = found["name"].strip()
+            break
+    if not text or _EMAIL.match(text):
+        return None
+    return text
+
+
+def _author(context: Mapping[str, Any]) -> str | None:
+    """Every distinct author name of an entry (or feed), joined: "Claire, Marc"."""
+    names: list[str] = []
+    for person in _get(context, "authors") or ():
+        name = person_name(_get(person, "name"))
+        if name and name not in names:
+            names.append(name)
+    return ", ".join(names) if names else person_name(_get(context, "author"))
+
+
+# --------------------------------------------------------------------------- entries
+
+
+def _as_html(detail: Mapping[str, Any] | None) -> str | None:
+    """A text construct as HTML: markup kept, plain text escaped, other types dropped."""
+    if not detail:
+        return None
+    value = _get(detail, "value")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    kind = _get(detail, "type") or "text/html"
+    if kind in _HTML_TYPES:
+        return value
+    if kind == "text/plain":
+        return html.escape(value, quote=False)
+    return None
+
+
+def _best_content(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The richest inline content element: HTML, then XHTML, then plain text; {} if none."""
+    candidates = [c for c in _get(entry, "content") or () if _text(_get(c, "value"))]
+    for kind in ("text/html", "application/xhtml+xml", "text/plain"):
+        for candidate in candidates:
+            if _get(candidate, "type") == kind:
+                return candidate
+    return {}
+
+
+def _page_url(context: Mapping[str, Any]) -> str | None:
+    """An entry's (or feed's) own page: its HTML alternate link when it has several.
+
+    feedparser also offers a permalink guid (or an Atom id) as the link; a
+    guid such as "4711" or "urn:x" is no page, so only an http(s) URL is
+    taken from there.
+    """
+    alternates = [
+        link
+        for link in _get(context, "links") or ()
+        if (_get(link, "rel") or "alternate") == "alternate" and _text(_get(link, "href"))
+    ]
+    for link in alternates:
+        if _get(link, "type") in _HTML_TYPES:
+            return _text(_get(link, "href"))
+    if alternates:
+        return _text(_get(alternates[0], "href"))
+    link = _text(_get(context, "link"))
+    if link and _get(context, "guidislink") and not _is_http(link):
+        return None
+    return link
+
+
+def _categories(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """Terms and labels as written, each once: "Politics" and "politics" are one."""
+    seen: dict[str, str] = {}
+    for tag in _get(entry, "tags") or ():
+        for value in (_get(tag, "term"), _get(tag, "label")):
+            if text := _text(value):
+                seen.setdefault(text.casefold(), text)
+    return tuple(seen.values())
+
+
+def _feed_base(feed: Mapping[str, Any], doc: Document) -> str:
+    """Where relative URLs of an item without xml:base point: the site, else the document.
+
+    Feeds served from elsewhere (a CDN, a feed proxy) write links relative
+    to their site, so the feed's own <link> is the better guess when it is
+    an http(s) URL.
+    """
+    link = _page_url(feed)
+    site = _join(doc.name, link) if link else ""
+    return site if _is_http(site) else doc.name
+
+
+def _locate(
+    entry: Mapping[str, Any], xml_base: str | None, feed: Mapping[str, Any], doc: Document
+) -> tuple[str | None, str]:
+    """The entry's URL and the base its relative URLs resolve against.
+
+    feedparser is given no document URL, so it resolves nothing but
+    xml:base, and a guid comes out as the source wrote it whatever URL the
+    feed was fetched from. When xml:base applied, the link is already
+    resolved as far as the document allows, and what xml:base left relative
+    is relative to the document itself, so that last step is done here
+    rather than letting the normaliser apply the base twice.
+    """
+    url = _page_url(entry)
+    if not xml_base:
+        return url, _feed_base(feed, doc)
+    return (_join(doc.name, url) if url else None), _join(doc.name, xml_base)
+
+
+def _raw_item(entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document) -> RawItem:
+    title = _detail(entry, "title_detail")
+    summary = _detail(entry, "summary_detail")
+    content = _best_content(entry)
+    source = _detail(entry, "source")
+    xml_base = _first(_get(content, "base"), _get(summary, "base"), _get(title, "base"))
+    url, base_url = _locate(entry, xml_base, feed, doc)
+    return RawItem(
+        guid=_text(_get(entry, "id")),
+        url=url,
+        title=(_get(entry, "title") or "").strip(),
+        title_html=_get(title, "type") in _HTML_TYPES,
+        summary_html=_as_html(summary),
+        content_html=_as_html(content),
+        author=_author(entry) or _author(feed),
+        categories=_categories(entry),
+        published=parse_date(_get(entry, "published"), _get(entry, "published_parsed"))
+        or parse_date(_get(entry, "created"), _get(entry, "created_parsed")),
+        updated=parse_date(_get(entry, "updated"), _get(entry, "updated_parsed")),
+        language=_first(
+            _get(entry, "language"),
+            _get(title, "language"),
+            _get(summary, "language"),
+            _get(content, "language"),
+            _get(feed, "language"),
+        ),
+        base_url=base_url,
+        origin_title=_text(_get(source, "title")),
+        origin_url=_first(_get(source, "href"), _get(source, "link")),
+    )
+
+
+def _feed_title(feed: Mapping[str, Any]) -> str | None:
+    """The feed's title as plain text: ParsedFeed, unlike RawItem, has no HTML flag."""
+    title = _text(_get(feed, "title"))
+    if title and _get(_detail(feed, "title_detail"), "type") in _HTML_TYPES:
+        title = _text(" ".join(html.unescape(_TAG.sub("", title)).split()))
+    return title
+
+
+def _is_empty(item: RawItem) -> bool:
+    return not (item.guid or item.url or item.title or item.summary_html or item.content_html)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _headers(doc: Document) -> dict[str, str]:
+    return {key.lower(): value for key, value in doc.headers.items()}
+
+
+def _response_headers(doc: Document) -> dict[str, str]:
+    """The headers feedparser is told about: encoding and language only.
+
+    No Content-Location: see _locate. Without a content type feedparser
+    falls back to ISO-8859-1, but XML without a declared encoding is UTF-8;
+    ``application/xml`` restores that.
+    """
+    headers = _headers(doc)
+    chosen = {"content-type": headers.get("content-type") or "application/xml"}
+    if language := headers.get("content-language"):
+        chosen["content-language"] = language
+    return chosen
+
+
+def _media_type(doc: Document) -> str:
+    return _headers(doc).get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _PROBLEM_LENGTH:
+        text = text[: _PROBLEM_LENGTH - 1] + "…"
+    return text
+
+
+def _bozo_reason(exception: BaseException, prolog: _Prolog) -> str:
+    """The parser's complaint in a few words, with a position only if it is the source's."""
+    if isinstance(exception, xml.sax.SAXParseException):
+        where = f" at line {exception.getLineNumber()}, column {exception.getColumnNumber()}"
+        return _short(exception.getMessage() + (where if prolog.same_lines else ""))
+    return _short(str(exception) or type(exception).__name__)
+
+
+def _malformed(result: Mapping[str, Any]) -> BaseException | None:
+    """feedparser's complaint about the document, unless it only concerns HTTP metadata.
+
+    feedparser also flags a feed served as text/plain, or one whose headers
+    and XML declaration disagree on the encoding; such a feed reads fine.
+    """
+    if not _get(result, "bozo"):
+        return None
+    exception = _get(result, "bozo_exception")
+    if isinstance(exception, ThingsNobodyCaresAboutButMe) and not isinstance(
+        exception, CharacterEncodingUnknown
+    ):
+        return None
+    return exception if isinstance(exception, BaseException) else ValueError("malformed")
+
+
+def _refuse_non_feed(result: Mapping[str, Any], prolog: _Prolog, doc: Document) -> None:
+    """Raise ParseError when what was fetched is not a feed at all."""
+    version = _get(result, "version") or ""
+    malformed = _malformed(result)
+    media_type = _media_type(doc)
+    root = prolog.root
+    if not version and (root in _HTML_ROOTS or media_type in _HTML_TYPES):
+        raise ParseError("HTML page, not a feed")
+    if _get(result, "entries") or _text(_get(_detail(result, "feed"), "title")):
+        return
+    if version and malformed is None:
+        return  # a valid feed that has no items right now
+    looks_like_json = _decode_head(doc.content[:64]).lstrip()[:1] in ("{", "[")
+    if root is None and (media_type.endswith("json") or looks_like_json):
+        raise ParseError("not a feed: a JSON document, not RSS or Atom")
+    if malformed is not None:
+        raise ParseError(f"not a feed: {_bozo_reason(malformed, prolog)}")
+    if root is not None:
+        raise ParseError(f"not a feed: unknown XML root element <{root}>")
+    raise ParseError("not a feed: no RSS, RDF or Atom root element")
+
+
+def parse_feed(doc: Document) -> ParsedFeed:
+    """Read one feed document into raw items; ParseError if it is not a feed."""
+    if not doc.content.strip():
+        raise ParseError("empty document")
+    prolog = _read_prolog(doc.content)
+    # A stream, not bytes: feedparser tries a bytes argument as a file name first.
+    result = feedparser.parse(
+        io.BytesIO(doc.content),
+        response_headers=_response_headers(doc),
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    _refuse_non_feed(result, prolog, doc)
+    feed = _detail(result, "feed")
+    items: list[RawItem] = []
+    malformed = _malformed(result)
+    problems = [] if malformed is None else [f"malformed: {_bozo_reason(malformed, prolog)}"]
+    for number, entry in enumerate(_get(result, "entries") or (), start=1):
+        item = _raw_item(entry, feed, doc)
+        if _is_empty(item):
+            problems.append(f"item {number} has no id, link, title or text; skipped")
+        else:
+            items.append(item)
+    link = _page_url(feed)
+    return ParsedFeed(
+        items=tuple(items),
+        title=_feed_title(feed),
+        link=_join(doc.name, link) if link else None,
+        language=_text(_get(feed, "language")),
+        problems=tuple(problems),
+    )
