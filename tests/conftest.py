@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import os
 import shutil
 import uuid
@@ -131,3 +133,26 @@ def runner(feeds_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Cli
     ):
         monkeypatch.delenv(name, raising=False)
     return CliRunner()
+
+
+# -- admin (tests/test_admin_*.py, test_openapi.py, test_metrics.py) ---------------
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture
+def admin_settings(settings: Settings) -> Settings:
+    """The admin token set, and fetches allowed to reach loopback test servers."""
+    return dataclasses.replace(
+        settings, admin_token=ADMIN_TOKEN, allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)
+    )
+
+
+@pytest.fixture
+def admin_app(admin_settings: Settings, published: Store) -> Flask:
+    return create_app({"TESTING": True, "SETTINGS": admin_settings, "STORE": published})
+
+
+@pytest.fixture
+def admin_client(admin_app: Flask) -> FlaskClient:
+    return admin_app.test_client()

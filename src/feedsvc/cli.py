@@ -14,17 +14,20 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings, load_settings
-from feedsvc.errors import ConfigError, FeedsvcError
+from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.ingest import refresh_many
 from feedsvc.model import Catalog
+from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
+from feedsvc.sources import SourceAdmin, SourceView, format_interval, with_api_sources
 from feedsvc.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,7 +65,7 @@ class Environment:
     def publisher(self) -> Publisher:
         return Publisher(
             self.store,
-            self.catalog,
+            with_api_sources(self.catalog, self.store.api_sources()),
             base_url=self.settings.base_url,
             feed_size=self.settings.feed_size,
             publish_dir=self.settings.publish_dir,
@@ -129,15 +132,19 @@ def db_upgrade(env: Environment) -> None:
 @click.argument("source_ids", nargs=-1)
 @pass_env
 def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
-    """Fetch, normalise and store now: every enabled source, or the ones named."""
-    catalog = env.catalog
+    """Fetch, normalise and store now: every enabled source, or the ones named.
+
+    Sources paused by an operator are left out unless named.
+    """
+    catalog = with_api_sources(env.catalog, env.store.api_sources())
     unknown = [s for s in source_ids if s not in catalog.sources]
     if unknown:
         fail(f"unknown source: {', '.join(unknown)} (known: {', '.join(catalog.sources)})")
+    paused = {health.id for health in env.store.list_health() if health.paused}
     chosen = (
         [catalog.sources[s] for s in source_ids]
         if source_ids
-        else [s for s in catalog.sources.values() if s.enabled]
+        else [s for s in catalog.sources.values() if s.enabled and s.id not in paused]
     )
     store = env.store
     store.sync_sources(catalog.sources.values(), utcnow())
@@ -187,8 +194,12 @@ def articles(
             click.echo(f"{stamp}  {article.desk:<10} {topics:<24} {article.title}")
 
 
-class Stop(Exception):
-    """Raised in the main thread by SIGTERM/SIGINT so shutdown runs in ``finally``."""
+class Stop(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM/SIGINT.
+
+    A KeyboardInterrupt, so waitress's loop treats it like Ctrl-C and lets its
+    request threads finish before returning; our shutdown then runs in order.
+    """
 
 
 def _raise_stop(signum: int, _frame: object) -> None:
@@ -216,9 +227,8 @@ def serve(env: Environment, host: str, port: int, threads: int) -> None:
     scheduler.start()
     click.echo(f"feedsvc: serving on http://{host}:{server.effective_port}/ (Ctrl-C stops)")
     try:
-        server.run()
-    except Stop as stop:
-        click.echo(f"feedsvc: {stop}: stopping after the running fetches")
+        server.run()  # returns on Stop, after the in-flight requests are answered
+        click.echo("feedsvc: stopping after the running fetches")
     finally:
         server.close()
         scheduler.shutdown()
@@ -246,3 +256,192 @@ def scheduler_command(env: Environment) -> None:
     finally:
         scheduler.shutdown()
     click.echo("feedsvc: scheduler stopped")
+
+
+# -- sources and OPML (the admin API's operations, for the shell) -------------------
+
+
+def _admin(env: Environment) -> SourceAdmin:
+    return SourceAdmin(env.store, lambda: env.catalog)
+
+
+def _field_error(exc: ValidationError) -> NoReturn:
+    fail(f"{exc.field}: {exc}" if exc.field and not str(exc).startswith(exc.field) else str(exc))
+
+
+@main.group()
+def sources() -> None:
+    """List, add, pause, resume and remove sources (the file's and the API's)."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_env
+def sources_list(env: Environment, as_json: bool) -> None:
+    """Every source with its health; catalogue sources are marked 'file'."""
+    for view in _admin(env).views():
+        source, health = view.source, view.health
+        if as_json:
+            click.echo(json.dumps(_source_line_json(view), ensure_ascii=False))
+            continue
+        where = source.url or (str(source.path) if source.path else "")
+        last_ok = health.last_success_at if health else None
+        success = last_ok.strftime("%Y-%m-%d %H:%M") if last_ok else "never"
+        origin = "file" if source.origin == "catalog" else "api"
+        click.echo(
+            f"{source.id:<24} {origin:<4} {view.status:<8} {source.desk:<10} "
+            f"{format_interval(source.every):>5}  last ok {success:<16}  {where}"
+        )
+        if view.problem or (health and health.last_error):
+            click.echo(f"{'':<24} error: {view.problem or (health.last_error if health else '')}")
+
+
+def _source_line_json(view: SourceView) -> dict[str, object]:
+    source, health = view.source, view.health
+    last_ok = health.last_success_at if health else None
+    return {
+        "id": source.id,
+        "origin": source.origin,
+        "kind": source.kind,
+        "url": source.url,
+        "desk": source.desk,
+        "topics": list(source.topics),
+        "every": format_interval(source.every),
+        "enabled": source.enabled,
+        "paused": view.paused,
+        "status": view.status,
+        "last_success_at": last_ok.isoformat() if last_ok else None,
+        "consecutive_errors": health.error_count if health else 0,
+        "last_error": view.problem or (health.last_error if health else None),
+    }
+
+
+@sources.command("add")
+@click.argument("source_id")
+@click.option("--url", required=True, help="The feed's http(s) URL.")
+@click.option("--desk", required=True, help="A desk id of the catalogue.")
+@click.option("--every", default="15m", show_default=True, help="Refresh interval.")
+@click.option("--timezone", default="UTC", show_default=True, help="For times without a zone.")
+@click.option("--topic", "topics", multiple=True, help="A topic every article gets (repeatable).")
+@click.option("--title", help="A title for people.")
+@click.option("--disabled", is_flag=True, help="Add it switched off.")
+@pass_env
+def sources_add(
+    env: Environment,
+    source_id: str,
+    url: str,
+    desk: str,
+    every: str,
+    timezone: str,
+    topics: tuple[str, ...],
+    title: str | None,
+    disabled: bool,
+) -> None:
+    """Add a feed source (kept in the database, beside feeds/sources.toml)."""
+    payload: dict[str, object] = {
+        "id": source_id,
+        "url": url,
+        "desk": desk,
+        "every": every,
+        "timezone": timezone,
+        "topics": list(topics),
+        "enabled": not disabled,
+    }
+    if title:
+        payload["title"] = title
+    try:
+        source = _admin(env).add(payload)
+    except ValidationError as exc:
+        _field_error(exc)
+    click.echo(f"added {source.id}: {source.url} (desk {source.desk}, every {every})")
+
+
+@sources.command("pause")
+@click.argument("source_id")
+@pass_env
+def sources_pause(env: Environment, source_id: str) -> None:
+    """Stop fetching a source until it is resumed."""
+    _admin(env).set_paused(source_id, True)
+    click.echo(f"paused {source_id}")
+
+
+@sources.command("resume")
+@click.argument("source_id")
+@pass_env
+def sources_resume(env: Environment, source_id: str) -> None:
+    """Fetch a paused source again (it is due at once)."""
+    _admin(env).set_paused(source_id, False)
+    click.echo(f"resumed {source_id}")
+
+
+@sources.command("remove")
+@click.argument("source_id")
+@pass_env
+def sources_remove(env: Environment, source_id: str) -> None:
+    """Remove a source added through the API or this command (its articles stay)."""
+    _admin(env).remove(source_id)
+    click.echo(f"removed {source_id}")
+
+
+@main.group()
+def opml() -> None:
+    """Import feed sources from an OPML file, or export them as one."""
+
+
+@opml.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--desk", "default_desk", help="Desk for outlines whose categories name none.")
+@click.option("--every", default="15m", show_default=True, help="Refresh interval for each.")
+@click.option("--dry-run", is_flag=True, help="Report what would be added; add nothing.")
+@pass_env
+def opml_import(
+    env: Environment, file: Path, default_desk: str | None, every: str, dry_run: bool
+) -> None:
+    """Add every feed of an OPML file as a source; report each outline skipped."""
+    admin = _admin(env)
+    catalog = env.catalog
+    if default_desk is not None and default_desk not in catalog.desks:
+        fail(f"--desk: unknown desk {default_desk!r} (known: {', '.join(catalog.desks)})")
+    plan = read_opml(
+        file.read_bytes(),
+        catalog,
+        admin.all_sources().values(),
+        default_desk=default_desk,
+        every=every,
+    )
+    skipped = list(plan.skipped)
+    added = 0
+    for candidate in plan.candidates:
+        if dry_run:
+            click.echo(f"would add {candidate.payload['id']}: {candidate.payload['url']}")
+            added += 1
+            continue
+        try:
+            source = admin.add(candidate.payload)
+        except (ValidationError, Conflict) as exc:
+            skipped.append(f"{candidate.where}: {exc}")
+            continue
+        added += 1
+        click.echo(f"added {source.id}: {source.url} (desk {source.desk})")
+    for line in skipped:
+        click.echo(f"skipped {line}")
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{verb} {added} sources, skipped {len(skipped)}")
+
+
+@opml.command("export")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@pass_env
+def opml_export(env: Environment, output: Path | None) -> None:
+    """Every feed source (the file's and the API's) as OPML 2.0, desk as category."""
+    data = write_opml(_admin(env).all_sources().values(), utcnow())
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        output.write_bytes(data)
+        click.echo(f"wrote {output}", err=True)

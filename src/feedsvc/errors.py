@@ -59,3 +59,23 @@ class NotFound(FeedsvcError, LookupError):
 
 class StoreError(FeedsvcError, RuntimeError):
     """The database refused or could not be reached."""
+
+
+class ValidationError(ConfigError):
+    """A request to change a source is invalid; ``field`` names the part at fault.
+
+    The admin API answers it as ``400 {"error": …, "field": …}`` and the command
+    line as one line, so both say which field to fix.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Conflict(FeedsvcError):
+    """The change clashes with what exists: a taken id, a source the catalogue file manages."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from xml.sax.saxutils import quoteattr
 from feedsvc.model import Catalog, PublishedFeed, Source
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import Store
+from feedsvc.telemetry import PUBLISH_DURATION, observe
 
 PLACEHOLDER_BASE = "http://feedsvc.invalid/"
 STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
@@ -169,6 +171,7 @@ class Publisher:
 
     def publish(self, keys: Iterable[str] | None, now: datetime) -> PublishResult:
         """Render ``keys`` (every feed when None) and store those whose bytes changed."""
+        started = time.monotonic()
         everything = keys is None
         wanted = list(self.specs) if everything else [k for k in keys if k in self.specs]
         base = self.base_url or PLACEHOLDER_BASE
@@ -189,6 +192,7 @@ class Publisher:
         changed = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
         if self.publish_dir is not None:
             self._export(rendered)
+        self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
         return PublishResult(changed=tuple(changed), unchanged=len(rendered) - len(changed))
 
     def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:

@@ -20,7 +20,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,9 +31,10 @@ from feedsvc.catalog import FILES, load_catalog
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError, StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.ingest import next_fetch_at, refresh_source
+from feedsvc.ingest import FetchFunction, next_fetch_at, refresh_source
 from feedsvc.model import Catalog, Source
 from feedsvc.publish import Publisher
+from feedsvc.sources import with_api_sources
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,11 @@ class Scheduler:
         settings: Settings,
         store: Store,
         *,
-        fetch: Callable[..., object] | None = None,
+        fetch: FetchFunction | None = None,
         workers: int = 4,
         per_host: int = 2,
         tick_seconds: float = 1.0,
+        lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -80,6 +82,8 @@ class Scheduler:
         self._stamps: tuple[float, ...] = ()
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+        self._futures: list[Future[None]] = []
+        self.lease = lease
         self._aps: BackgroundScheduler | None = None
         self.catalog: Catalog = load_catalog(settings.feeds_dir)
         self._stamps = self._catalog_stamps()
@@ -122,15 +126,30 @@ class Scheduler:
             return False
         self.catalog = catalog
         self.publisher = self._publisher(catalog)
+        self.merge_api_sources()
         self.store.sync_sources(catalog.sources.values(), self.clock())
         self.publisher.publish(None, self.clock())
         log.info("catalogue reloaded: %d sources", len(catalog.sources))
+        return True
+
+    def merge_api_sources(self) -> bool:
+        """Sources added through the admin API live in the database: take them in each tick.
+
+        One cheap query; the publisher is rebuilt only when they changed (their
+        titles and intervals go into the feeds).
+        """
+        merged = with_api_sources(self.catalog, self.store.api_sources())
+        if merged.sources == self.catalog.sources:
+            return False
+        self.catalog = merged
+        self.publisher = self._publisher(merged)
         return True
 
     # -- ticks --------------------------------------------------------------------
 
     def start_up(self) -> None:
         """Register the catalogue and publish once, so the web tier has every feed."""
+        self.merge_api_sources()
         self.store.sync_sources(self.catalog.sources.values(), self.clock())
         self.publisher.publish(None, self.clock())
 
@@ -143,15 +162,28 @@ class Scheduler:
             self._beat(now)
             with self._lock:
                 free = self.workers - self._running
-            claimed = self.store.claim_due(self.owner, now, LEASE, free)
+            claimed = self.store.claim_due(self.owner, now, self.lease, free)
+            self.merge_api_sources()  # after the claim, so every claimed API source is known
+            self._futures = [f for f in self._futures if not f.done()]
             for source_id in claimed:
                 with self._lock:
                     self._running += 1
-                self._pool.submit(self._run, source_id)
+                self._futures.append(self._pool.submit(self._run, source_id))
             return len(claimed)
         except StoreError:
             log.exception("tick failed; trying again next tick")
             return 0
+
+    def run_once(self) -> int:
+        """One tick, then wait for the refreshes it started and publish them (tests, tools)."""
+        started = self.tick()
+        self.drain()
+        self.flush_publish()
+        return started
+
+    def drain(self) -> None:
+        futures, self._futures = self._futures, []
+        wait(futures)
 
     def _beat(self, now: datetime) -> None:
         if now - self._heartbeat >= HEARTBEAT_EVERY:

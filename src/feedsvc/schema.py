@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -159,4 +160,17 @@ state = Table(
     metadata,
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Prometheus counters and histogram buckets shared by every process (web
+# workers, schedulers, the command line): each adds to its rows with an upsert,
+# and ``/metrics`` reads the sums, so a scrape of any one gunicorn worker sees
+# what all of them did. ``labels`` is the rendered label set, e.g.
+# ``outcome="ok",source="nym-wire"``; histograms keep one row per bucket.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("labels", String(500), primary_key=True),
+    Column("value", Float, nullable=False, default=0.0),
 )

@@ -10,6 +10,7 @@ so two writers queue instead of failing with "database is locked".
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -25,6 +26,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Connection,
     Engine,
+    Insert,
     Select,
     create_engine,
     delete,
@@ -33,20 +35,35 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from feedsvc.errors import StoreError
+from feedsvc.errors import Conflict, StoreError
 from feedsvc.model import Article, PublishedFeed, Source, StoreResult, Validators
-from feedsvc.schema import article_topics, articles, feeds, fetches, items, sources, state
+from feedsvc.schema import (
+    article_topics,
+    articles,
+    feeds,
+    fetches,
+    items,
+    metrics,
+    sources,
+    state,
+)
+from feedsvc.telemetry import fetch_increments
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT = 30.0
 WRITE_ATTEMPTS = 3
 MIGRATIONS = Path(__file__).parent / "migrations"
+PUBLISH_LOCK = 0x66656564  # an arbitrary, fixed advisory-lock key for save_feeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +176,15 @@ class Store:
 
         Sources removed from the catalogue lose their row but not their articles.
         """
-        wanted = {source.id: source for source in catalog_sources}
+        wanted = {s.id: s for s in catalog_sources if s.origin == "catalog"}
 
         def work(conn: Connection) -> None:
+            # The file wins an id an API source holds: the row (and its state) moves over.
+            conn.execute(
+                update(sources)
+                .where(sources.c.origin == "api", sources.c.id.in_(list(wanted)))
+                .values(origin="catalog", config="", next_fetch_at=None)
+            )
             rows = conn.execute(
                 select(sources.c.id, sources.c.config).where(sources.c.origin == "catalog")
             ).all()
@@ -171,8 +194,9 @@ class Store:
             for source in wanted.values():
                 config = source_config(source)
                 if source.id not in known:
+                    # another scheduler starting at the same moment may insert it first
                     conn.execute(
-                        insert(sources).values(
+                        _insert_ignoring_duplicates(conn).values(
                             id=source.id,
                             origin="catalog",
                             config=config,
@@ -387,6 +411,8 @@ class Store:
         """
 
         def work(conn: Connection) -> list[str]:
+            if conn.dialect.name == "postgresql":  # publishers in several processes take turns
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
             known = {
                 row.path: row
                 for row in conn.execute(
@@ -445,9 +471,247 @@ class Store:
             return conn.execute(select(state.c.value).where(state.c.key == key)).scalar()
 
     def put_state(self, conn: Connection, key: str, value: str) -> None:
-        changed = conn.execute(update(state).where(state.c.key == key).values(value=value))
-        if changed.rowcount == 0:
-            conn.execute(insert(state).values(key=key, value=value))
+        """Upsert: two schedulers may write the same key at the same moment."""
+        upsert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            upsert(state)
+            .values(key=key, value=value)
+            .on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        )
+
+    # -- admin: API sources, health, search, metrics ------------------------------
+    # Used by the admin API, the admin pages and `feedsvc sources`; the scheduler
+    # reads ``api_sources`` every tick. Catalogue rows are only ever paused here.
+
+    def add_source(self, source: Source, now: datetime) -> None:
+        """Register an API source; an id already taken (by either origin) is a Conflict."""
+
+        def work(conn: Connection) -> None:
+            taken = conn.execute(select(sources.c.origin).where(sources.c.id == source.id)).scalar()
+            if taken is not None:
+                raise _taken(source.id, taken)
+            conn.execute(
+                insert(sources).values(
+                    id=source.id,
+                    origin="api",
+                    config=source_config(source),
+                    enabled=source.enabled,
+                    paused=False,
+                    error_count=0,
+                    created_at=now,
+                )
+            )
+
+        try:
+            self._retrying(work)
+        except IntegrityError:  # another writer took the id between our check and insert
+            raise Conflict(f"source id {source.id!r} is already taken", "id") from None
+
+    def update_source(self, source: Source) -> bool:
+        """Replace an API source's settings; it is due at once. False if no such API source.
+
+        A new URL drops the stored validators: another document's ETag means nothing.
+        """
+
+        def work(conn: Connection) -> bool:
+            row = conn.execute(
+                select(sources.c.config).where(sources.c.id == source.id, sources.c.origin == "api")
+            ).first()
+            if row is None:
+                return False
+            values: dict[str, Any] = {
+                "config": source_config(source),
+                "enabled": source.enabled,
+                "next_fetch_at": None,
+            }
+            if json.loads(row.config).get("url") != source.url:
+                values.update(etag=None, last_modified=None)
+            conn.execute(update(sources).where(sources.c.id == source.id).values(**values))
+            return True
+
+        return self._retrying(work)
+
+    def delete_source(self, source_id: str) -> bool:
+        """Forget an API source (its articles stay, like a source removed from the file)."""
+
+        def work(conn: Connection) -> bool:
+            gone = conn.execute(
+                delete(sources).where(sources.c.id == source_id, sources.c.origin == "api")
+            )
+            return gone.rowcount > 0
+
+        return self._retrying(work)
+
+    def set_paused(self, source_id: str, paused: bool) -> bool:
+        """Pause or resume any source; a resumed source is due at once. False if unknown."""
+
+        def work(conn: Connection) -> bool:
+            values: dict[str, Any] = {"paused": paused}
+            if not paused:
+                values["next_fetch_at"] = None
+            changed = conn.execute(
+                update(sources).where(sources.c.id == source_id).values(**values)
+            )
+            return changed.rowcount > 0
+
+        return self._retrying(work)
+
+    def api_sources(self) -> list[Source]:
+        """Sources added through the admin API, by id; cheap enough to call every tick."""
+        query = (
+            select(sources.c.id, sources.c.config)
+            .where(sources.c.origin == "api")
+            .order_by(sources.c.id)
+        )
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {exc}") from exc
+        return [source_from_config(row.id, row.config, "api") for row in rows]
+
+    def source_health(self, source_id: str) -> SourceHealth | None:
+        found = self._health(source_id)
+        return found[0] if found else None
+
+    def list_health(self) -> list[SourceHealth]:
+        """Every registered source's schedule and fetch state, with its article count."""
+        return self._health(None)
+
+    def _health(self, source_id: str | None) -> list[SourceHealth]:
+        counts = select(items.c.source, func.count().label("n")).group_by(items.c.source).subquery()
+        query = (
+            select(sources, func.coalesce(counts.c.n, 0).label("article_count"))
+            .select_from(sources.outerjoin(counts, counts.c.source == sources.c.id))
+            .order_by(sources.c.id)
+        )
+        if source_id is not None:
+            query = query.where(sources.c.id == source_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            SourceHealth(
+                id=row.id,
+                origin=row.origin,
+                config=row.config,
+                enabled=row.enabled,
+                paused=row.paused,
+                last_fetch_at=row.last_fetch_at,
+                last_success_at=row.last_success_at,
+                last_status=row.last_status,
+                error_count=row.error_count,
+                last_error=row.last_error,
+                next_fetch_at=row.next_fetch_at,
+                lease_until=row.lease_until,
+                article_count=int(row.article_count),
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    def recent_fetches(self, source_id: str, limit: int = 20) -> list[FetchRecord]:
+        """The newest fetches of one source, newest first."""
+        query = (
+            select(fetches)
+            .where(fetches.c.source == source_id)
+            .order_by(fetches.c.at.desc(), fetches.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            FetchRecord(
+                at=row.at,
+                outcome=row.outcome,
+                status=row.status,
+                new=row.new,
+                updated=row.updated,
+                duration_ms=row.duration_ms,
+                error=row.error,
+            )
+            for row in rows
+        ]
+
+    def search_articles(
+        self,
+        desk: str | None = None,
+        topic: str | None = None,
+        source: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Article], int]:
+        """``list_articles`` plus a case-insensitive substring filter on title and summary.
+
+        Returns one page and the total that matched, for paging.
+        """
+        query = _filtered(select(articles), desk, topic, source)
+        counting = _filtered(select(func.count()).select_from(articles), desk, topic, source)
+        if text:
+            pattern = "%" + _like_escape(text.lower()) + "%"
+            matches = or_(
+                func.lower(articles.c.title).like(pattern, escape="\\"),
+                func.lower(articles.c.summary).like(pattern, escape="\\"),
+            )
+            query, counting = query.where(matches), counting.where(matches)
+        query = (
+            query.order_by(articles.c.published.desc(), articles.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(counting).scalar_one()
+            rows = conn.execute(query).all()
+            topics = _topics_of(conn, [row.id for row in rows])
+        return [_article(row, topics.get(row.id, ())) for row in rows], total
+
+    def claim_source(self, source_id: str, owner: str, now: datetime, lease_for: timedelta) -> bool:
+        """Lease one source now, due or not (a refresh an operator asked for).
+
+        False when another process holds an unexpired lease on it: it is being
+        fetched right now, and a second fetch would only race the first.
+        """
+
+        def work(conn: Connection) -> bool:
+            taken = conn.execute(
+                update(sources)
+                .where(
+                    sources.c.id == source_id,
+                    or_(sources.c.lease_until.is_(None), sources.c.lease_until < now),
+                )
+                .values(lease_owner=owner, lease_until=now + lease_for)
+            )
+            return taken.rowcount > 0
+
+        return self._retrying(work)
+
+    def add_metrics(self, increments: Iterable[tuple[str, str, float]]) -> None:
+        """Add to shared counters in one short transaction: (name, labels, amount).
+
+        Best effort: a metric that cannot be written is logged, never raised
+        into the work it measures (a publish that succeeded stays a success).
+        """
+        batch = list(increments)
+        if not batch:
+            return
+        try:
+            self._retrying(lambda conn: _bump_metrics(conn, batch))
+        except (StoreError, SQLAlchemyError):
+            log.warning("metrics not recorded: %s", [name for name, _, _ in batch], exc_info=True)
+
+    def metric_values(self) -> list[tuple[str, str, float]]:
+        """Every shared counter row as (name, labels, value), sorted."""
+        query = select(metrics.c.name, metrics.c.labels, metrics.c.value).order_by(
+            metrics.c.name, metrics.c.labels
+        )
+        with self.engine.connect() as conn:
+            return [(row.name, row.labels, float(row.value)) for row in conn.execute(query)]
+
+
+def _insert_ignoring_duplicates(conn: Connection) -> Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql_insert(sources).on_conflict_do_nothing(index_elements=["id"])
+    return sqlite_insert(sources).on_conflict_do_nothing(index_elements=["id"])
 
 
 def _filtered(
@@ -521,6 +785,7 @@ def _log_fetch(
             duration_ms=duration_ms,
         )
     )
+    _bump_metrics(conn, fetch_increments(source_id, outcome, new, updated, duration_ms))
 
 
 def _store_articles(
@@ -753,3 +1018,93 @@ def _article(row: Any, topics: tuple[str, ...]) -> Article:
         dated=row.dated,
         fingerprint=row.fingerprint,
     )
+
+
+# -- admin records and helpers ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """One source's row as operators see it: schedule, last fetch, errors, article count."""
+
+    id: str
+    origin: str
+    config: str
+    enabled: bool
+    paused: bool
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    last_status: int | None
+    error_count: int
+    last_error: str | None
+    next_fetch_at: datetime | None
+    lease_until: datetime | None
+    article_count: int
+    created_at: datetime
+
+    @property
+    def status(self) -> str:
+        """One word for the at-a-glance colour: paused, disabled, pending, error or ok."""
+        if self.paused:
+            return "paused"
+        if not self.enabled:
+            return "disabled"
+        if self.last_fetch_at is None:
+            return "pending"
+        return "error" if self.error_count else "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRecord:
+    """One line of a source's fetch log."""
+
+    at: datetime
+    outcome: str
+    status: int | None
+    new: int
+    updated: int
+    duration_ms: int
+    error: str | None
+
+
+def source_from_config(source_id: str, config: str, origin: str) -> Source:
+    """The inverse of ``source_config``: a stored row back into a Source."""
+    data = json.loads(config)
+    return Source(
+        id=source_id,
+        kind=data["kind"],
+        desk=data["desk"],
+        every=timedelta(seconds=float(data["every"])),
+        url=data.get("url"),
+        path=Path(data["path"]) if data.get("path") else None,
+        timezone=data.get("timezone") or "UTC",
+        topics=tuple(data.get("topics") or ()),
+        enabled=bool(data.get("enabled", True)),
+        title=data.get("title"),
+        origin="api" if origin == "api" else "catalog",
+    )
+
+
+def _taken(source_id: str, origin: str) -> Conflict:
+    where = "feeds/sources.toml" if origin == "catalog" else "the admin API"
+    return Conflict(f"source id {source_id!r} is already taken (by {where})", "id")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _bump_metrics(conn: Connection, batch: Sequence[tuple[str, str, float]]) -> None:
+    """Add to counter rows with one upsert each, in a fixed order so writers never deadlock."""
+    summed: dict[tuple[str, str], float] = {}
+    for name, labels, amount in batch:
+        summed[(name, labels)] = summed.get((name, labels), 0.0) + amount
+    upsert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    for (name, labels), amount in sorted(summed.items()):
+        statement = upsert(metrics).values(name=name, labels=labels, value=amount)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[metrics.c.name, metrics.c.labels],
+                set_={"value": metrics.c.value + statement.excluded.value},
+            )
+        )

@@ -13,7 +13,7 @@ from flask import Flask
 
 from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
-from feedsvc.web import feeds, ops, pages
+from feedsvc.web import admin_api, admin_pages, feeds, metrics, ops, pages
 from feedsvc.web.cache import FeedCache
 
 
@@ -29,4 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     feeds.init_app(app)
     pages.init_app(app)
     ops.init_app(app)
+    metrics.init_app(app)
+    admin_api.init_app(app)
+    admin_pages.init_app(app)
     return app

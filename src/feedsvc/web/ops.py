@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from flask import Blueprint, Flask, Response, current_app
 
 from feedsvc.store import Store
 
 bp = Blueprint("ops", __name__)
+HEARTBEAT_KEY = "scheduler_heartbeat"  # written by feedsvc.scheduler every 10 s
+HEARTBEAT_MAX_AGE = timedelta(seconds=60)
 
 
 def init_app(app: Flask) -> None:
@@ -20,7 +24,33 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
+    """Ready: the database answers and, once a scheduler has run, its heartbeat is recent.
+
+    A deployment that never ran a scheduler has no heartbeat and is judged on
+    the database alone; one whose scheduler stopped beating is not ready.
+    """
     store: Store = current_app.extensions["feedsvc.store"]
     if not store.ping():
         return Response("database unreachable\n", status=503, mimetype="text/plain")
+    problem = _heartbeat_problem(store.get_state(HEARTBEAT_KEY), datetime.now(UTC))
+    if problem:
+        return Response(problem + "\n", status=503, mimetype="text/plain")
     return Response("ready\n", mimetype="text/plain")
+
+
+def _heartbeat_problem(beat: str | None, now: datetime) -> str | None:
+    if beat is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(beat)
+    except ValueError:
+        return f"scheduler heartbeat unreadable: {beat!r}"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    age = now - moment
+    if age > HEARTBEAT_MAX_AGE:
+        return (
+            f"scheduler heartbeat is {int(age.total_seconds())}s old "
+            f"(limit {int(HEARTBEAT_MAX_AGE.total_seconds())}s): is the scheduler running?"
+        )
+    return None

@@ -1,0 +1,235 @@
+"""The admin API under ``/api/v1/``: sources, their health, refresh now, articles, OpenAPI.
+
+Every route needs ``Authorization: Bearer <FEEDSVC_ADMIN_TOKEN>``. With no
+token configured the whole API answers 403 (admin is off); a missing or wrong
+token is 401. Errors are JSON ``{"error": "…", "field": "…"}`` (``field`` when
+one part of the request is at fault) with 400, 401, 403, 404 or 409, plus 503
+when the database or the catalogue cannot be read. The logic lives in
+``feedsvc.sources.SourceAdmin``; this module only maps HTTP to it, and
+``openapi.py`` describes exactly these routes (a test holds the two together).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
+from feedsvc.model import SourceResult
+from feedsvc.web import admin_common as common
+from feedsvc.web.openapi import openapi_document
+
+PREFIX = "/api/v1"
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+bp = Blueprint("admin_api", __name__, url_prefix=PREFIX)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def error(status: int, message: str, field: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc admin"'
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response | HTTPException:
+    """Unknown paths and methods under /api/ answer JSON too; elsewhere Flask's default."""
+    if not request.path.startswith("/api/"):
+        return exc
+    if exc.code == 405:
+        response = error(405, f"method {request.method} not allowed here")
+        response.headers["Allow"] = ", ".join(exc.valid_methods or ())  # type: ignore[attr-defined]
+        return response
+    if exc.code == 404:
+        return error(404, f"no such API route: {request.path}")
+    return error(exc.code or 500, exc.description or exc.name)
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    token = common.settings().admin_token
+    if not token:
+        return error(403, "the admin API is disabled: set FEEDSVC_ADMIN_TOKEN to enable it")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return error(401, "missing bearer token: send Authorization: Bearer <token>")
+    if not common.token_matches(given.strip(), token):
+        return error(401, "wrong bearer token")
+    return None
+
+
+@bp.errorhandler(ValidationError)
+def _invalid(exc: ValidationError) -> Response:
+    return error(400, str(exc), exc.field)
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound) -> Response:
+    return error(404, str(exc))
+
+
+@bp.errorhandler(Conflict)
+def _conflict(exc: Conflict) -> Response:
+    return error(409, str(exc), exc.field)
+
+
+@bp.errorhandler(StoreError)
+def _store_down(exc: StoreError) -> Response:
+    return error(503, f"database unavailable: {exc}")
+
+
+@bp.errorhandler(ConfigError)
+def _catalog_broken(exc: ConfigError) -> Response:
+    return error(503, f"the catalogue cannot be read: {exc}")
+
+
+def _body() -> object:
+    """The JSON body; anything else is a 400 naming what was expected."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ValidationError("expected a JSON object body (Content-Type: application/json)")
+    return payload
+
+
+def _source(source_id: str) -> Response:
+    return jsonify(common.source_json(common.service().view(source_id)))
+
+
+# -- sources ---------------------------------------------------------------------
+
+
+@bp.get("/sources")
+def list_sources() -> Response:
+    return jsonify({"sources": [common.source_json(v) for v in common.service().views()]})
+
+
+@bp.post("/sources")
+def create_source() -> Response:
+    source = common.service().add(_body())
+    response = _source(source.id)
+    response.status_code = 201
+    response.headers["Location"] = url_for(".get_source", source_id=source.id)
+    return response
+
+
+@bp.get("/sources/<source_id>")
+def get_source(source_id: str) -> Response:
+    return _source(source_id)
+
+
+@bp.patch("/sources/<source_id>")
+def update_source(source_id: str) -> Response:
+    common.service().edit(source_id, _body())
+    return _source(source_id)
+
+
+@bp.delete("/sources/<source_id>")
+def delete_source(source_id: str) -> Response:
+    common.service().remove(source_id)
+    return Response(status=204)
+
+
+@bp.post("/sources/<source_id>/pause")
+def pause_source(source_id: str) -> Response:
+    common.service().set_paused(source_id, True)
+    return _source(source_id)
+
+
+@bp.post("/sources/<source_id>/resume")
+def resume_source(source_id: str) -> Response:
+    common.service().set_paused(source_id, False)
+    return _source(source_id)
+
+
+@bp.post("/sources/<source_id>/refresh")
+def refresh_source(source_id: str) -> Response:
+    result = common.service().refresh(source_id)
+    view = common.service().view(source_id)
+    return jsonify({"result": result_json(result), "source": common.source_json(view)})
+
+
+@bp.get("/sources/<source_id>/health")
+def source_health(source_id: str) -> Response:
+    view = common.service().view(source_id)
+    return jsonify({"id": source_id, "status": view.status, **common.health_json(view.health)})
+
+
+@bp.get("/sources/<source_id>/fetches")
+def source_fetches(source_id: str) -> Response:
+    limit = _int_arg("limit", 20, 1, MAX_PAGE)
+    fetches = common.service().fetches(source_id, limit)
+    return jsonify({"fetches": [common.fetch_json(f) for f in fetches]})
+
+
+def result_json(result: SourceResult) -> dict[str, object]:
+    return {
+        "source": result.source_id,
+        "ok": result.ok,
+        "not_modified": result.not_modified,
+        "status": result.status,
+        "new": result.new,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "merged": result.merged,
+        "error": result.error,
+        "problems": list(result.problems),
+        "summary": result.line(),
+    }
+
+
+# -- articles --------------------------------------------------------------------
+
+
+@bp.get("/articles")
+def list_articles() -> Response:
+    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = _int_arg("offset", 0, 0, None)
+    filters = {name: request.args.get(name) or None for name in ("desk", "topic", "source")}
+    text = request.args.get("q") or None
+    if text is not None and len(text) > 200:
+        raise ValidationError("q: at most 200 characters", "q")
+    found, total = common.service().store.search_articles(
+        **filters, text=text, limit=limit, offset=offset
+    )
+    return jsonify(
+        {
+            "articles": [article.to_json() for article in found],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise ValidationError(f"{name}: expected a whole number {bounds}, got {raw!r}", name)
+    return value
+
+
+# -- the document ----------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())

@@ -1,0 +1,148 @@
+"""``/metrics`` in Prometheus text format, right whichever gunicorn worker answers.
+
+Counters live in the database (see ``feedsvc.telemetry``): fetch outcomes,
+durations and ingested articles are counted by the process that fetched, in
+the transaction that logged the fetch; publish durations by the process that
+published. Feed requests are counted here, per web worker, in memory, and
+flushed to the same table at most ``FLUSH_EVERY`` seconds after the first
+unflushed request (a short timer thread) and at every scrape; so a scrape of
+any worker shows every worker's requests, at most a few seconds late. (An app
+built with TESTING starts no timer: its counts reach the table at a scrape.) Gauges
+(sources by state, stored articles, scheduler heartbeat) are read at scrape time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from feedsvc.errors import StoreError
+from feedsvc.store import Store
+from feedsvc.telemetry import CONTENT_TYPE, FEED_REQUESTS, Gauge, Metric, count, labels, render
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 5.0
+COUNTER_KEY = "feedsvc.request_counter"
+FEED_ENDPOINTS = frozenset({"feeds.feed", "feeds.opml"})
+FORMATS = frozenset({"rss", "atom", "json", "opml"})
+HEARTBEAT_KEY = "scheduler_heartbeat"
+
+SOURCES = Metric("feedsvc_sources", "gauge", "Registered sources by state.")
+ARTICLES = Metric("feedsvc_articles", "gauge", "Articles stored.")
+SOURCE_ERRORS = Metric(
+    "feedsvc_source_consecutive_errors", "gauge", "Consecutive failed fetches, by source."
+)
+LAST_SUCCESS = Metric(
+    "feedsvc_source_last_success_timestamp_seconds",
+    "gauge",
+    "When each source was last fetched without error (Unix time).",
+)
+HEARTBEAT = Metric(
+    "feedsvc_scheduler_heartbeat_timestamp_seconds",
+    "gauge",
+    "The newest scheduler heartbeat (Unix time); absent when no scheduler ever ran.",
+)
+STATES = ("ok", "error", "pending", "paused", "disabled")
+
+bp = Blueprint("metrics", __name__)
+
+
+class RequestCounter:
+    """Feed requests counted in this process and added to the shared table in batches."""
+
+    def __init__(self, store: Store, flush_every: float | None = FLUSH_EVERY) -> None:
+        self.store = store
+        self.flush_every = flush_every
+        self._lock = threading.Lock()
+        self._pending: Counter[tuple[str, int]] = Counter()
+        self._timer: threading.Timer | None = None
+
+    def add(self, fmt: str, status: int) -> None:
+        with self._lock:
+            self._pending[(fmt, status)] += 1
+            if self._timer is None and self.flush_every is not None:
+                self._timer = threading.Timer(self.flush_every, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if not pending:
+            return
+        increments = [
+            row
+            for (fmt, status), amount in sorted(pending.items())
+            for row in count(FEED_REQUESTS, amount, format=fmt, status=status)
+        ]
+        self.store.add_metrics(increments)
+
+
+def init_app(app: Flask) -> None:
+    # Under TESTING no timer thread outlives a test: counts reach the table at a scrape.
+    flush_every = app.config.get("METRICS_FLUSH_SECONDS", None if app.testing else FLUSH_EVERY)
+    app.extensions[COUNTER_KEY] = RequestCounter(
+        app.extensions["feedsvc.store"], None if flush_every is None else float(flush_every)
+    )
+    app.after_request(_count_feed_request)
+    app.register_blueprint(bp)
+
+
+def _count_feed_request(response: Response) -> Response:
+    if request.endpoint in FEED_ENDPOINTS:
+        fmt = request.path.rpartition(".")[2]
+        counter: RequestCounter = current_app.extensions[COUNTER_KEY]
+        counter.add(fmt if fmt in FORMATS else "other", response.status_code)
+    return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    store: Store = current_app.extensions["feedsvc.store"]
+    counter: RequestCounter = current_app.extensions[COUNTER_KEY]
+    try:
+        counter.flush()
+        rows = store.metric_values()
+        gauges = _gauges(store)
+    except (StoreError, SQLAlchemyError) as exc:
+        return Response(f"database unavailable: {exc}\n", status=503, mimetype="text/plain")
+    return Response(render(rows, gauges), content_type=CONTENT_TYPE)
+
+
+def _gauges(store: Store) -> list[Gauge]:
+    health = store.list_health()
+    by_state = {state: 0 for state in STATES}
+    for entry in health:
+        by_state[entry.status] = by_state.get(entry.status, 0) + 1
+    gauges = [
+        Gauge(SOURCES, [(labels(state=state), float(n)) for state, n in by_state.items()]),
+        Gauge(ARTICLES, [("", float(store.count_articles()))]),
+        Gauge(SOURCE_ERRORS, [(labels(source=h.id), float(h.error_count)) for h in health]),
+        Gauge(
+            LAST_SUCCESS,
+            [
+                (labels(source=h.id), h.last_success_at.timestamp())
+                for h in health
+                if h.last_success_at is not None
+            ],
+        ),
+    ]
+    beat = store.get_state(HEARTBEAT_KEY)
+    if beat:
+        try:
+            moment = datetime.fromisoformat(beat)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            stamp = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            gauges.append(Gauge(HEARTBEAT, [("", stamp.timestamp())]))
+    return gauges
