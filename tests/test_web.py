@@ -195,3 +195,47 @@ def test_links_follow_the_request_host(client: FlaskClient) -> None:
     assert "feedsvc.invalid" not in response.get_data(as_text=True)
     hostile = client.get("/feeds/all.json", headers={"Host": 'evil"><script>'})
     assert b"<script>" not in hostile.data
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("deflate", False),
+        ("gzip;q=0", False),
+        ("gzip; q=0.5", True),
+        ("*", True),
+        ("*;q=0", False),
+        ("*, gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("x-gzip", True),
+        ("GZIP", True),
+        ("gzip;q=nonsense", False),
+        ("", False),
+    ],
+)
+def test_gzip_negotiation(client: FlaskClient, accept: str, gzipped: bool) -> None:
+    response = client.get("/feeds/all.rss", headers={"Accept-Encoding": accept})
+    assert (response.headers.get("Content-Encoding") == "gzip") is gzipped
+
+
+def test_304_carries_validators_but_no_content_type(client: FlaskClient) -> None:
+    first = client.get("/feeds/all.rss")
+    again = client.get("/feeds/all.rss", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert "Content-Type" not in again.headers
+    assert again.headers["Vary"] == "Accept-Encoding"
+
+
+def test_fast_path_answers_like_flask_would(client: FlaskClient) -> None:
+    """Feeds are answered before Flask; the result must be the same HTTP."""
+    head = client.head("/feeds/all.atom", headers={"Accept-Encoding": "gzip"})
+    get = client.get("/feeds/all.atom", headers={"Accept-Encoding": "gzip"})
+    assert head.headers["Content-Length"] == str(len(get.data)) == get.headers["Content-Length"]
+    not_modified = client.get("/feeds/all.atom", headers={"If-None-Match": get.headers["ETag"]})
+    assert not_modified.status_code == 304
+    assert "Content-Length" not in not_modified.headers or (
+        not_modified.headers["Content-Length"] == "0"
+    )
+    assert client.post("/feeds/all.atom").status_code == 405  # other methods reach Flask

@@ -28,6 +28,8 @@ from flask import (
     session,
     url_for,
 )
+from flask import Request as FlaskRequest
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
 from feedsvc.sources import format_interval
@@ -50,8 +52,18 @@ bp = Blueprint(
 )
 
 
+class AdminSessionInterface(SecureCookieSessionInterface):
+    """Sessions exist only under /admin: feed requests never pay for cookie signing."""
+
+    def open_session(self, app: Flask, request: FlaskRequest) -> SecureCookieSession | None:
+        if not request.path.startswith("/admin"):
+            return None  # Flask uses a null session, and saves nothing
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Session settings for the admin cookie; the signing key comes from the admin token."""
+    app.session_interface = AdminSessionInterface()
     token = app.config["SETTINGS"].admin_token
     if token and not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = common.session_key(token)

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -43,18 +44,38 @@ class Served:
     last_modified: datetime
     last_modified_http: str
     cache_control: str
+    headers: tuple[tuple[str, str], ...]
+    headers_gzip: tuple[tuple[str, str], ...]
+    headers_304: tuple[tuple[str, str], ...]
+    headers_304_gzip: tuple[tuple[str, str], ...]
 
     @classmethod
     def build(cls, feed: PublishedFeed, body: bytes, etag: str) -> Served:
+        """Everything a response needs, computed once per change instead of per request."""
+        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+        etag_gzip = etag[:-1] + '-gz"'
+        last_modified_http = format_datetime(feed.last_modified, usegmt=True)
+        cache_control = f"public, max-age={feed.max_age}"
+        common = (
+            ("Last-Modified", last_modified_http),
+            ("Cache-Control", cache_control),
+            ("Vary", "Accept-Encoding"),
+            ("Content-Type", feed.media_type),
+        )
         return cls(
             body=body,
-            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+            gzipped=gzipped,
             etag=etag,
-            etag_gzip=etag[:-1] + '-gz"',
+            etag_gzip=etag_gzip,
             media_type=feed.media_type,
             last_modified=feed.last_modified,
-            last_modified_http=format_datetime(feed.last_modified, usegmt=True),
-            cache_control=f"public, max-age={feed.max_age}",
+            last_modified_http=last_modified_http,
+            cache_control=cache_control,
+            headers=(("ETag", etag), *common),
+            headers_gzip=(("ETag", etag_gzip), *common, ("Content-Encoding", "gzip")),
+            # a 304 repeats only what RFC 9110 asks (werkzeug strips the rest anyway)
+            headers_304=(("ETag", etag), ("Cache-Control", cache_control), common[2]),
+            headers_304_gzip=(("ETag", etag_gzip), ("Cache-Control", cache_control), common[2]),
         )
 
 
@@ -90,13 +111,21 @@ class FeedCache:
             self.site = json.loads(site) if site else {"desks": [], "topics": []}
             self._generation = generation
 
-    def get(self, path: str, origin: str) -> Served | None:
-        """The feed at ``path`` as served to ``origin`` (``https://host/``), or None."""
+    def get(self, path: str, origin: Callable[[], str]) -> Served | None:
+        """The feed at ``path`` as served to ``origin()`` (``https://host/``), or None.
+
+        ``origin`` is only called when no base URL is configured: working it
+        out from the request is a measurable share of a 304's cost.
+        """
         self.refresh()
         feed = self._feeds.get(path)
         if feed is None:
             return None
-        base = self.base_url or (origin if _SAFE_ORIGIN.match(origin) else "http://localhost/")
+        base = self.base_url
+        if base is None:
+            base = origin()
+            if not _SAFE_ORIGIN.match(base):
+                base = "http://localhost/"
         key = (path, base)
         served = self._variants.get(key)
         if served is None:

@@ -18,19 +18,18 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.telemetry import CONTENT_TYPE, FEED_REQUESTS, Gauge, Metric, count, labels, render
+from feedsvc.web.feeds import REQUEST_COUNTER
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 5.0
-COUNTER_KEY = "feedsvc.request_counter"
-FEED_ENDPOINTS = frozenset({"feeds.feed", "feeds.opml"})
-FORMATS = frozenset({"rss", "atom", "json", "opml"})
+COUNTER_KEY = REQUEST_COUNTER
 HEARTBEAT_KEY = "scheduler_heartbeat"
 
 SOURCES = Metric("feedsvc_sources", "gauge", "Registered sources by state.")
@@ -93,16 +92,8 @@ def init_app(app: Flask) -> None:
     app.extensions[COUNTER_KEY] = RequestCounter(
         app.extensions["feedsvc.store"], None if flush_every is None else float(flush_every)
     )
-    app.after_request(_count_feed_request)
+    # web.feeds counts its own responses (no after_request hook on every request)
     app.register_blueprint(bp)
-
-
-def _count_feed_request(response: Response) -> Response:
-    if request.endpoint in FEED_ENDPOINTS:
-        fmt = request.path.rpartition(".")[2]
-        counter: RequestCounter = current_app.extensions[COUNTER_KEY]
-        counter.add(fmt if fmt in FORMATS else "other", response.status_code)
-    return response
 
 
 @bp.get("/metrics")

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from feedsvc.render import FORMATS, MEDIA_TYPES
 from feedsvc.store import Store
 from feedsvc.web.cache import FeedCache
+from feedsvc.web.feeds import not_found
 
 bp = Blueprint("pages", __name__)
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
@@ -104,7 +105,7 @@ def topic(ident: str) -> Response:
 def _listing(kind: str, key: str, ident: str) -> Response:
     entry = next((e for e in _site().get(kind, []) if e["id"] == ident), None)
     if entry is None:
-        return Response(f"unknown {key} {ident!r}\n", status=404, mimetype="text/plain")
+        return not_found(f"unknown {key} {ident!r}")
     articles = _store().list_articles(**{key: ident}, limit=PAGE_SIZE)
     links = _links(f"feeds/{kind}/{ident}", entry["title"])
     return _page(
