@@ -440,13 +440,24 @@ def _lower_headers(response: http.client.HTTPResponse) -> dict[str, str]:
     return headers
 
 
+# A server may ask for any delay; a longer one than this means the same to us,
+# and larger numbers would overflow timedelta (or int() itself).
+MAX_ASKED_DELAY = timedelta(days=365)
+
+
+def _seconds(digits: str) -> timedelta:
+    if len(digits) > 9:
+        return MAX_ASKED_DELAY
+    return min(timedelta(seconds=int(digits)), MAX_ASKED_DELAY)
+
+
 def _max_age(cache_control: str | None) -> timedelta | None:
     for directive in (cache_control or "").split(","):
         name, _, value = directive.strip().partition("=")
         if name.strip().lower() == "max-age":
             value = value.strip().strip('"')
-            if value.isdigit():
-                return timedelta(seconds=int(value))
+            if value.isascii() and value.isdigit():
+                return _seconds(value)
     return None
 
 
@@ -458,13 +469,13 @@ def _retry_after(value: str | None, date: str | None) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        return _seconds(value)
     when = _http_date(value)
     if when is None:
         return None
     now = _http_date(date) or datetime.now(UTC)
-    return max(when - now, timedelta(0))
+    return min(max(when - now, timedelta(0)), MAX_ASKED_DELAY)
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -475,6 +486,13 @@ def _http_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """Text a server chose, fit for a one-line error that is stored and shown:
+    no control characters (PostgreSQL refuses NUL), no line breaks, short."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _status_text(response: http.client.HTTPResponse) -> str:
@@ -490,6 +508,23 @@ def _status_text(response: http.client.HTTPResponse) -> str:
 def _safe_header(value: str | None) -> str | None:
     """A stored validator goes back on the wire only if it is a legal header value."""
     if value is None or any(ch in value for ch in "\r\n\0"):
+        return None
+    return value
+
+
+MAX_VALIDATOR_LENGTH = 1024
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _validator(response: http.client.HTTPResponse, name: str) -> str | None:
+    """An ETag or Last-Modified worth keeping: a legal field value of sane length.
+
+    It is stored and sent back on every fetch, so a hostile server's NUL
+    (which PostgreSQL refuses to store), control characters or megabyte of
+    junk is dropped: the next fetch is simply unconditional.
+    """
+    value = response.getheader(name)
+    if not value or len(value) > MAX_VALIDATOR_LENGTH or _CONTROL.search(value):
         return None
     return value
 
@@ -564,7 +599,7 @@ class Fetcher:
         except http.client.IncompleteRead as exc:
             raise FetchError(f"truncated response from {target.host}: {exc}") from None
         except (ConnectionError, http.client.HTTPException) as exc:
-            detail = str(exc) or type(exc).__name__
+            detail = _printable(str(exc)) or type(exc).__name__  # may quote the server's bytes
             raise FetchError(f"bad HTTP response from {target.host}: {detail}") from None
         except TimeoutError:
             raise _DeadlinePassed() from None
@@ -605,15 +640,20 @@ class Fetcher:
             location = response.getheader("location")
             if not location:
                 raise FetchError(f"{_status_text(response)} without a Location")
-            return urljoin(target.url, location.strip())
+            try:
+                return urljoin(target.url, location.strip())
+            except ValueError:  # e.g. "http://[::1": urljoin refuses it, _target never sees it
+                raise BlockedAddressError(
+                    f"invalid redirect Location {_printable(location)!r}"
+                ) from None
         if status == 304:
             return Fetched(
                 source_id=source_id,
                 not_modified=True,
                 status=304,
                 validators=Validators(
-                    etag=response.getheader("etag") or validators.etag,
-                    last_modified=response.getheader("last-modified") or validators.last_modified,
+                    etag=_validator(response, "etag") or validators.etag,
+                    last_modified=_validator(response, "last-modified") or validators.last_modified,
                 ),
                 max_age=_max_age(response.getheader("cache-control")),
             )
@@ -633,8 +673,8 @@ class Fetcher:
             documents=(document,),
             status=status,
             validators=Validators(
-                etag=response.getheader("etag"),
-                last_modified=response.getheader("last-modified"),
+                etag=_validator(response, "etag"),
+                last_modified=_validator(response, "last-modified"),
             ),
             max_age=_max_age(response.getheader("cache-control")),
         )

@@ -42,6 +42,12 @@ __all__ = [
 ]
 
 MAX_URL_LENGTH = 2048
+# A source's guid longer than this (in UTF-8) is kept as its hash: the guid is
+# a database key, and PostgreSQL refuses index entries over about 2.7 KB, which
+# would make every fetch of that source fail.
+MAX_GUID_BYTES = 1024
+# RFC 5646's longest tag worth supporting, and the width of the stored column.
+MAX_LANGUAGE_LENGTH = 35
 SUMMARY_LIMIT = 300
 TITLE_FALLBACK_LIMIT = 80
 UNTITLED = "(untitled)"
@@ -432,11 +438,13 @@ def _dates(item: RawItem, timezone: str, now: datetime) -> tuple[datetime, datet
 def article_guid(item: RawItem, url: str | None) -> str:
     """The item's identity within its source, stable across re-fetches.
 
-    The source's guid when it gave one, else the canonical URL; an item with
-    neither is identified by its words, so it at least stays the same item
-    as long as it is not edited.
+    The source's guid when it gave one (its hash when it is absurdly long),
+    else the canonical URL; an item with neither is identified by its words,
+    so it at least stays the same item as long as it is not edited.
     """
     guid = plain_text(item.guid, is_html=False)
+    if len(guid.encode("utf-8")) > MAX_GUID_BYTES:
+        return "sha256-guid:" + hashlib.sha256(guid.encode("utf-8")).hexdigest()
     if guid:
         return guid
     if url:
@@ -550,6 +558,8 @@ def normalise_language(language: str | None) -> str | None:
     if not language:
         return None
     tag = language.strip().lower().replace("_", "-")
+    if len(tag) > MAX_LANGUAGE_LENGTH:
+        return None
     return tag if _LANGUAGE.fullmatch(tag) else None
 
 

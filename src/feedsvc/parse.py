@@ -143,6 +143,46 @@ def _read_prolog(content: bytes) -> _Prolog:
     return _Prolog(None, same_lines=False)
 
 
+# --------------------------------------------------------------------------- character references
+
+# A numeric character reference to a surrogate or past U+10FFFF makes
+# feedparser's fallback parser raise (chr() or UTF-8 encoding fails) instead of
+# calling the feed malformed, so one such "&#xD800;" would cost the whole run.
+# They are rewritten as U+FFFD digit for digit, so no byte moves; the NULs
+# allowed between characters let one pattern find them in UTF-16 and UTF-32.
+_WIDE_CHARREF = re.compile(
+    rb"""
+    & \x00{0,3} \# \x00{0,3}
+    (?: ([xX]) \x00{0,3} ((?: [0-9a-fA-F] \x00{0,3} )+)   # hexadecimal
+      | ((?: [0-9] \x00{0,3} )+)                         # decimal
+    ) ;
+    """,
+    re.VERBOSE,
+)
+
+
+def _replace_wide_charref(match: re.Match[bytes]) -> bytes:
+    hexadecimal = match.group(1) is not None
+    start, end = match.span(2) if hexadecimal else match.span(3)
+    written = match.string[start:end]
+    digits = written.replace(b"\x00", b"")
+    try:
+        code = int(digits, 16 if hexadecimal else 10)
+    except ValueError:  # more digits than int() reads: left to the parse error handler
+        return match.group(0)
+    if not (0xD800 <= code <= 0xDFFF or code > 0x10FFFF):
+        return match.group(0)
+    replacement = iter((b"FFFD" if hexadecimal else b"65533").rjust(len(digits), b"0"))
+    rewritten = bytes(byte if byte == 0 else next(replacement) for byte in written)
+    offset = match.start(0)
+    return match.string[offset:start] + rewritten + match.string[end : match.end(0)]
+
+
+def _neutralise_charrefs(content: bytes) -> bytes:
+    """The document with every reference to an impossible character made U+FFFD."""
+    return _WIDE_CHARREF.sub(_replace_wide_charref, content)
+
+
 # --------------------------------------------------------------------------- dates
 
 # ISO 8601 / W3CDTF: a date, optionally a time, optionally a zone.
@@ -548,7 +588,8 @@ def _media_type(doc: Document) -> str:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    """One printable line: a reason may quote the document, and is stored and shown."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     if len(text) > _PROBLEM_LENGTH:
         text = text[: _PROBLEM_LENGTH - 1] + "…"
     return text
@@ -605,13 +646,19 @@ def parse_feed(doc: Document) -> ParsedFeed:
     if not doc.content.strip():
         raise ParseError("empty document")
     prolog = _read_prolog(doc.content)
-    # A stream, not bytes: feedparser tries a bytes argument as a file name first.
-    result = feedparser.parse(
-        io.BytesIO(doc.content),
-        response_headers=_response_headers(doc),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        # A stream, not bytes: feedparser tries a bytes argument as a file name first.
+        result = feedparser.parse(
+            io.BytesIO(_neutralise_charrefs(doc.content)),
+            response_headers=_response_headers(doc),
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # feedparser's fallback parser raises on some hostile input instead of
+        # reporting it; that is this source's problem, never the whole run's.
+        reason = _short(str(exc) or type(exc).__name__)
+        raise ParseError(f"not a feed: unreadable ({reason})") from None
     _refuse_non_feed(result, prolog, doc)
     feed = _detail(result, "feed")
     items: list[RawItem] = []
