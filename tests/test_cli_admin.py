@@ -142,10 +142,10 @@ def test_ingest_includes_api_sources(
     out = run(cli, "ingest")
     assert "loop: 2 new, 0 updated, 0 unchanged" in out
     assert "nym-wire: 4 new" in out
-    assert run(cli, "ingest", "loop").splitlines()[0] == "loop: 0 new, 0 updated, 2 unchanged"
+    assert run(cli, "ingest", "loop").splitlines()[0] == "loop: unchanged since the last fetch"
     run(cli, "sources", "pause", "loop")
     assert "loop:" not in run(cli, "ingest")  # paused: left out unless named
-    assert run(cli, "ingest", "loop").startswith("loop: 0 new")
+    assert run(cli, "ingest", "loop").startswith("loop: unchanged")  # named: fetched anyway
     listed = run(cli, "articles", "--source", "loop")
     assert "Story x" in listed and "Story y" in listed
 

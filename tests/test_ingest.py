@@ -13,7 +13,7 @@ import pytest
 from feedsvc.catalog import load_catalog
 from feedsvc.fetch import AddressPolicy, Fetcher, Limits
 from feedsvc.ingest import next_fetch_at, refresh_many, refresh_source
-from feedsvc.model import Catalog, Source, SourceResult
+from feedsvc.model import Catalog, Fetched, Source, SourceResult, Validators
 from feedsvc.store import Store
 from servers import LoopbackServer, Reply, closed_port
 
@@ -84,12 +84,38 @@ def test_unchanged_folder_costs_no_article_write(
 ) -> None:
     run(store, catalog, fetch, now)
     again = {r.source_id: r for r in run(store, catalog, fetch, now + timedelta(minutes=1))}
-    assert (again["nym-wire"].new, again["nym-wire"].updated, again["nym-wire"].unchanged) == (
-        0,
-        0,
-        4,
-    )
+    assert again["nym-wire"].not_modified  # same bytes, same rules: not even parsed
     assert again["nym-wire"].feeds == frozenset()
+    assert again["nym-wire"].line() == "nym-wire: unchanged since the last fetch"
+
+
+def test_identical_body_without_validators_is_not_parsed_again(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    with LoopbackServer({"/feed": Reply(body=rss(("a", "Alpha")))}) as server:
+        source = feed_source("plain", server.url("/feed"))
+        catalog = with_sources(catalog, source)
+        store.sync_sources(catalog.sources.values(), now)
+        first = refresh_source(source, catalog, store, fetch.fetch, now)
+        second = refresh_source(source, catalog, store, fetch.fetch, now)
+        server.route("/feed", Reply(body=rss(("a", "Alpha"), ("b", "Beta"))))
+        third = refresh_source(source, catalog, store, fetch.fetch, now)
+    assert first.new == 1
+    assert second.not_modified and second.status == 200
+    assert third.new == 1
+
+
+def test_catalogue_edit_retags_an_unchanged_body(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    wire = catalog.sources["europe-wire"]
+    refresh_source(wire, catalog, store, fetch.fetch, now)
+    assert not any("ukraine" in a.topics for a in store.list_articles(source="europe-wire"))
+    ukraine = dataclasses.replace(catalog.topics["ukraine"], match=("tariffs",))
+    edited = dataclasses.replace(catalog, topics={**catalog.topics, "ukraine": ukraine})
+    result = refresh_source(wire, edited, store, fetch.fetch, now)
+    assert not result.not_modified and result.updated >= 1
+    assert any("ukraine" in a.topics for a in store.list_articles(source="europe-wire"))
 
 
 def test_changed_wire_file_is_updated_not_duplicated(
@@ -293,3 +319,22 @@ def test_missing_folder_is_a_source_error(
     result = refresh_source(wire, catalog, store, fetch.fetch, now)
     assert not result.ok and "folder not found" in (result.error or "")
     assert len(store.list_articles(source="europe-wire")) == 3
+
+
+def test_an_unforeseen_crash_costs_one_source_not_the_run(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    def fetch_with_a_bug(source: Source, validators: Validators) -> Fetched:
+        if source.id == "nym-wire":
+            raise RuntimeError("a bug no stage anticipated")
+        return fetch.fetch(source, validators)
+
+    store.sync_sources(catalog.sources.values(), now)
+    wires = [catalog.sources["nym-wire"], catalog.sources["europe-wire"]]
+    results = {r.source_id: r for r in refresh_many(wires, catalog, store, fetch_with_a_bug,
+                                                    lambda: now)}
+    assert not results["nym-wire"].ok
+    assert "internal error: RuntimeError" in (results["nym-wire"].error or "")
+    assert results["europe-wire"].ok and results["europe-wire"].new == 3
+    state = store.source_state("nym-wire")
+    assert state is not None and state.error_count == 1

@@ -225,7 +225,8 @@ class SourceResult:
         if not self.ok:
             return f"{self.source_id}: error: {self.error}"
         if self.not_modified:
-            text = f"{self.source_id}: not modified"
+            reason = "not modified" if self.status == 304 else "unchanged since the last fetch"
+            text = f"{self.source_id}: {reason}"
         else:
             text = (
                 f"{self.source_id}: {self.new} new, {self.updated} updated, "

@@ -31,7 +31,7 @@ from feedsvc.catalog import FILES, load_catalog
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError, StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.ingest import FetchFunction, next_fetch_at, refresh_source
+from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source
 from feedsvc.publish import Publisher
 from feedsvc.sources import with_api_sources
@@ -209,7 +209,7 @@ class Scheduler:
                 return
             try:
                 now = self.clock()
-                result = refresh_source(source, self.catalog, self.store, self.fetch, now)
+                result = guarded_refresh(source, self.catalog, self.store, self.fetch, now)
                 self.store.finish(
                     source.id, self.owner, next_fetch_at(source, result, now, self.rng())
                 )

@@ -68,6 +68,7 @@ sources = Table(
     Column("paused", Boolean, nullable=False, default=False),
     Column("etag", Text),
     Column("last_modified", Text),
+    Column("content_digest", String(64)),
     Column("next_fetch_at", UTCDateTime),
     Column("lease_owner", String(100)),
     Column("lease_until", UTCDateTime),

@@ -34,7 +34,7 @@ from feedsvc.catalog import (
     parse_interval,
 )
 from feedsvc.errors import ConfigError, Conflict, NotFound, ValidationError
-from feedsvc.ingest import FetchFunction, next_fetch_at, refresh_source
+from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source, SourceResult
 from feedsvc.publish import Publisher
 from feedsvc.store import FetchRecord, SourceHealth, Store
@@ -400,7 +400,7 @@ class SourceAdmin:
         if not self.store.claim_source(source_id, self.owner, now, REFRESH_LEASE):
             raise Conflict(f"source {source_id!r} is being fetched right now; try again shortly")
         try:
-            result = refresh_source(source, catalog, self.store, self.fetch, now)
+            result = guarded_refresh(source, catalog, self.store, self.fetch, now)
         except BaseException:
             self.store.finish(source_id, self.owner, now + CRASH_RETRY)  # give the lease back
             raise

@@ -41,7 +41,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InternalError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from feedsvc.errors import Conflict, StoreError
 from feedsvc.model import Article, PublishedFeed, Source, StoreResult, Validators
@@ -79,6 +85,7 @@ class SourceState:
     next_fetch_at: datetime | None
     last_fetch_at: datetime | None
     last_success_at: datetime | None
+    content_digest: str | None = None
 
 
 def create_db_engine(url: str) -> Engine:
@@ -165,8 +172,11 @@ class Store:
             except OperationalError as exc:
                 locked = "locked" in str(exc) or "busy" in str(exc)
                 if not (self.is_sqlite and locked) or attempt == WRITE_ATTEMPTS:
-                    raise StoreError(f"database error: {exc.orig or exc}") from exc
+                    raise StoreError(f"database error: {_short(exc)}") from exc
                 time.sleep(0.05 * attempt)
+            except (DataError, InternalError) as exc:
+                # a value the database refuses (too long, a NUL): this batch's problem only
+                raise StoreError(f"database refused the data: {_short(exc)}") from exc
         raise AssertionError("unreachable")
 
     # -- sources ---------------------------------------------------------------
@@ -230,23 +240,34 @@ class Store:
             next_fetch_at=row.next_fetch_at,
             last_fetch_at=row.last_fetch_at,
             last_success_at=row.last_success_at,
+            content_digest=row.content_digest,
         )
 
     def record_not_modified(
-        self, source_id: str, status: int | None, now: datetime, duration_ms: int = 0
+        self,
+        source_id: str,
+        status: int | None,
+        now: datetime,
+        duration_ms: int = 0,
+        validators: Validators | None = None,
     ) -> None:
+        """A 304, or a body identical to the last one: no article written.
+
+        ``validators`` are saved when the source sent new ones with an
+        identical body, so the next request can be conditional.
+        """
+
         def work(conn: Connection) -> None:
-            conn.execute(
-                update(sources)
-                .where(sources.c.id == source_id)
-                .values(
-                    error_count=0,
-                    last_error=None,
-                    last_status=status,
-                    last_fetch_at=now,
-                    last_success_at=now,
-                )
-            )
+            values: dict[str, Any] = {
+                "error_count": 0,
+                "last_error": None,
+                "last_status": status,
+                "last_fetch_at": now,
+                "last_success_at": now,
+            }
+            if validators is not None:
+                values.update(etag=validators.etag, last_modified=validators.last_modified)
+            conn.execute(update(sources).where(sources.c.id == source_id).values(**values))
             _log_fetch(conn, source_id, now, "not_modified", status, duration_ms=duration_ms)
 
         self._retrying(work)
@@ -342,8 +363,14 @@ class Store:
         status: int | None,
         now: datetime,
         duration_ms: int = 0,
+        content_digest: str | None = None,
     ) -> StoreResult:
-        """Store one source's articles and the validators that brought them, all or nothing."""
+        """Store one source's articles and the validators that brought them, all or nothing.
+
+        ``content_digest`` identifies the body (and the rules) these articles
+        came from; it is stored with them, so it can never claim a body whose
+        articles were not saved.
+        """
 
         def work(conn: Connection) -> StoreResult:
             result = _store_articles(conn, source_id, batch, now)
@@ -353,6 +380,7 @@ class Store:
                 .values(
                     etag=validators.etag,
                     last_modified=validators.last_modified,
+                    content_digest=content_digest,
                     error_count=0,
                     last_error=None,
                     last_status=status,
@@ -706,6 +734,12 @@ class Store:
         )
         with self.engine.connect() as conn:
             return [(row.name, row.labels, float(row.value)) for row in conn.execute(query)]
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    """The driver's message on one printable line, without the SQL and parameters."""
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else repr(exc)
+    return "".join(c if c.isprintable() else " " for c in text)[:300]
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Insert:
