@@ -14,7 +14,6 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from html import unescape
@@ -126,6 +125,7 @@ TRACKING_PARAMS = frozenset(
 _URL_CONTROLS = re.compile("[\x00-\x1f\x7f]")
 _HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ABSOLUTE = ("http://", "https://")
 # Characters a URL may carry as they are; everything else (spaces, non-ASCII,
 # quotes, angle brackets) is percent-encoded. "%" is kept so existing escapes
 # are neither decoded nor encoded twice.
@@ -184,8 +184,9 @@ def _absolute_http(url: str | None, base: str | None, *, canonical: bool) -> str
     url = _URL_CONTROLS.sub("", url).strip()
     if not url or len(url) > MAX_URL_LENGTH:
         return None
-    if base:
-        base = _absolute_http(base, None, canonical=False)
+    if base and not (url[:8].lower().startswith(_ABSOLUTE) and "/." not in url):
+        # (an absolute http(s) URL without dot segments is what urljoin would return)
+        base = _resolved_base(base)
         if base is not None:
             url = urljoin(base, url)
     parts = urlsplit(url)
@@ -216,6 +217,15 @@ def _absolute_http(url: str | None, base: str | None, *, canonical: bool) -> str
     if not canonical and parts.fragment:
         result += "#" + quote(parts.fragment, safe=_URL_SAFE)
     return result if len(result) <= MAX_URL_LENGTH else None
+
+
+@lru_cache(maxsize=512)
+def _resolved_base(base: str) -> str | None:
+    """A base URL made absolute http(s); cached, since a feed's items share a few bases."""
+    try:
+        return _absolute_http(base, None, canonical=False)
+    except (ValueError, UnicodeError):
+        return None
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str | None:
@@ -282,15 +292,37 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _ANY_TAG = re.compile(r"<[^>]*>")
+# A tag of sanitised output: attribute values are double-quoted and may hold ">".
+_SANITISED_TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
+_SANITISED_BLOCK_TAG = re.compile(
+    r"</?(?:"
+    + "|".join(sorted(_BLOCK_TAGS, key=len, reverse=True))
+    + r')\b[^>"]*(?:"[^"]*"[^>"]*)*>'
+)
 _MAX_PASSES = 4
+# nh3's arguments, built once (it copies nothing of them into its output).
+_NH3_TAGS = set(ALLOWED_TAGS)
+_NH3_DROPPED = set(DROPPED_WITH_CONTENT)
+_NH3_ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
 
 
 def _attribute_filter(base: str | None) -> Callable[[str, str, str], str | None]:
-    """nh3's per-attribute hook: links resolved against ``base``, sizes kept only if numeric."""
+    """nh3's per-attribute hook: links resolved against ``base``, sizes kept only if numeric.
+
+    The base is resolved once and each link once per fragment: the hook runs
+    for every attribute of every pass, which made it a hot spot of ingest.
+    """
+    resolved = _resolved_base(base) if base else None
+    links: dict[str, str | None] = {}
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
         if attribute in _URL_ATTRIBUTES:
-            return _content_url(value, base)
+            if value not in links:
+                result = links[value] = _content_url(value, resolved)
+                if result is not None:
+                    # resolving is idempotent: the next pass meets the result and keeps it
+                    links.setdefault(result, result)
+            return links[value]
         if attribute in _NUMERIC_ATTRIBUTES:
             value = value.strip()
             return value if value.isascii() and value.isdigit() else None
@@ -304,12 +336,16 @@ def _drop_sourceless_img(match: re.Match[str]) -> str:
 
 
 def _sanitise_pass(fragment: str, base: str | None) -> str:
+    return _sanitise_with(fragment, _attribute_filter(base))
+
+
+def _sanitise_with(fragment: str, attribute_filter: Callable[[str, str, str], str | None]) -> str:
     cleaned = nh3.clean(
         fragment,
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROPPED_WITH_CONTENT),
-        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-        attribute_filter=_attribute_filter(base),
+        tags=_NH3_TAGS,
+        clean_content_tags=_NH3_DROPPED,
+        attributes=_NH3_ATTRIBUTES,
+        attribute_filter=attribute_filter,
         url_schemes={"http", "https"},
         link_rel="noopener noreferrer",
         strip_comments=True,
@@ -328,9 +364,10 @@ def sanitise_html(html: str | None, base: str | None) -> str:
     """
     if not html:
         return ""
-    current = _sanitise_pass(_clean_chars(html, charrefs=True), base)
+    keep = _attribute_filter(base)
+    current = _sanitise_with(_clean_chars(html, charrefs=True), keep)
     for _ in range(_MAX_PASSES):
-        following = _sanitise_pass(current, base)
+        following = _sanitise_with(current, keep)
         if following == current:
             break
         current = following
@@ -347,8 +384,8 @@ def plain_text(text: str | None, is_html: bool = True) -> str:
     """
     if not text:
         return ""
-    if not is_html:
-        return _collapse(_clean_chars(text))
+    if not is_html or ("<" not in text and "&" not in text):
+        return _collapse(_clean_chars(text))  # nothing to parse: most titles and names
     # Keep only block tags (no attributes) so a space can go where a line break was.
     blocks = nh3.clean(
         _clean_chars(text, charrefs=True),
@@ -359,6 +396,19 @@ def plain_text(text: str | None, is_html: bool = True) -> str:
         strip_comments=True,
     )
     return _collapse(_clean_chars(unescape(_ANY_TAG.sub(" ", blocks))))
+
+
+def _text_of_sanitised(html: str) -> str:
+    """``plain_text`` of HTML that ``sanitise_html`` produced, without parsing it again.
+
+    Sanitised HTML holds only allow-listed tags with double-quoted attributes
+    and no script or comment, so a pattern can take the tags out: block tags
+    become a space (as in ``plain_text``), inline tags nothing.
+    """
+    if "<" not in html and "&" not in html:
+        return _collapse(html)
+    spaced = _SANITISED_BLOCK_TAG.sub(" ", html)
+    return _collapse(_clean_chars(unescape(_SANITISED_TAG.sub("", spaced))))
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -536,6 +586,7 @@ def match_topics(
     """The topics an article belongs to, sorted; ids unknown to ``topics`` are ignored."""
     given = {_category_key(c) for c in categories} - {""}
     found = {topic_id for topic_id in fixed if topic_id in topics}
+    lowered: str | None = None
     for topic_id, topic in topics.items():
         if topic_id in found:
             continue
@@ -543,9 +594,29 @@ def match_topics(
             found.add(topic_id)
             continue
         pattern = _topic_pattern(topic)
-        if pattern is not None and pattern.search(text):
+        if pattern is None:
+            continue
+        needles = _topic_needles(topic)
+        if needles is not None:
+            lowered = lowered if lowered is not None else text.lower()
+            if not any(needle in lowered for needle in needles):
+                continue  # no phrase's first word occurs at all: skip the regex
+        if pattern.search(text):
             found.add(topic_id)
     return tuple(sorted(found))
+
+
+@lru_cache(maxsize=256)
+def _topic_needles(topic: Topic) -> tuple[str, ...] | None:
+    """Lower-case first words of the topic's phrases, a cheap pre-check before the regex.
+
+    Only for ASCII phrases, where ``str.lower`` agrees with the regex's
+    case-insensitive matching; otherwise None and the regex always runs.
+    """
+    words = [phrase.split()[0].lower() for phrase in topic.match if phrase.strip()]
+    if not words or not all(word.isascii() for word in words):
+        return None
+    return tuple(words)
 
 
 # --------------------------------------------------------------------------- language
@@ -578,23 +649,29 @@ def normalise(
     url = canonical_url(item.url, item.base_url)
     title = plain_text(item.title, item.title_html)
     content_html = sanitise_html(item.content_html or item.summary_html, item.base_url)
-    summary_text = plain_text(item.summary_html)
-    content_text = plain_text(item.content_html)
+    # Each text is worked out once: nh3 passes were most of an item's cost.
+    content_text = _text_of_sanitised(content_html)
+    if item.content_html and item.summary_html:
+        summary_text = plain_text(item.summary_html)
+    else:
+        summary_text = content_text if item.summary_html else ""
+    teaser = summary_text or content_text
     has_content = bool(content_text or summary_text or "<img " in content_html)
     if not title and not has_content and not url:
         raise ParseError("item has no title, no content and no link")
     if not title:
-        title = summarise(item.summary_html, item.content_html, TITLE_FALLBACK_LIMIT) or UNTITLED
+        title = _truncate(teaser, TITLE_FALLBACK_LIMIT) or UNTITLED
     guid = article_guid(item, url)
     published, updated, dated = _dates(item, source.timezone, now)
-    text = "\n".join(part for part in (title, content_text, summary_text) if part)
-    article = Article(
+    parts = (title, content_text, summary_text if summary_text != content_text else "")
+    text = "\n".join(part for part in parts if part)
+    fields = dict(
         id=article_id(source.id, guid),
         source=source.id,
         guid=guid,
         url=url,
         title=title,
-        summary=summarise(item.summary_html, item.content_html),
+        summary=_truncate(teaser, SUMMARY_LIMIT),
         content_html=content_html,
         author=plain_text(item.author) or None,
         desk=desk_for(item.byline, desks, source.desk),
@@ -604,8 +681,5 @@ def normalise(
         language=normalise_language(item.language),
         dated=dated,
     )
-    return _with_fingerprint(article)
-
-
-def _with_fingerprint(article: Article) -> Article:
-    return replace(article, fingerprint=fingerprint(article))
+    # built twice rather than dataclasses.replace: replace introspects, and this runs per item
+    return Article(**fields, fingerprint=fingerprint(Article(**fields)))

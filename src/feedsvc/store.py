@@ -1129,16 +1129,21 @@ def _like_escape(text: str) -> str:
 
 
 def _bump_metrics(conn: Connection, batch: Sequence[tuple[str, str, float]]) -> None:
-    """Add to counter rows with one upsert each, in a fixed order so writers never deadlock."""
+    """Add to counter rows, upserted in a fixed order so writers never deadlock."""
     summed: dict[tuple[str, str], float] = {}
     for name, labels, amount in batch:
         summed[(name, labels)] = summed.get((name, labels), 0.0) + amount
+    if not summed:
+        return
     upsert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
-    for (name, labels), amount in sorted(summed.items()):
-        statement = upsert(metrics).values(name=name, labels=labels, value=amount)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[metrics.c.name, metrics.c.labels],
-                set_={"value": metrics.c.value + statement.excluded.value},
-            )
-        )
+    statement = upsert(metrics)
+    conn.execute(  # one executemany: a fetch bumps about ten counters
+        statement.on_conflict_do_update(
+            index_elements=[metrics.c.name, metrics.c.labels],
+            set_={"value": metrics.c.value + statement.excluded.value},
+        ),
+        [
+            {"name": name, "labels": labels, "value": amount}
+            for (name, labels), amount in sorted(summed.items())
+        ],
+    )
