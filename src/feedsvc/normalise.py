@@ -335,10 +335,6 @@ def _drop_sourceless_img(match: re.Match[str]) -> str:
     return match.group(0) if _IMG_HAS_SRC.search(match.group(0)) else ""
 
 
-def _sanitise_pass(fragment: str, base: str | None) -> str:
-    return _sanitise_with(fragment, _attribute_filter(base))
-
-
 def _sanitise_with(fragment: str, attribute_filter: Callable[[str, str, str], str | None]) -> str:
     cleaned = nh3.clean(
         fragment,

@@ -141,7 +141,3 @@ class FeedCache:
                 while len(self._variants) > MAX_VARIANTS:
                     self._variants.popitem(last=False)
         return served
-
-    def paths(self) -> list[str]:
-        self.refresh()
-        return sorted(self._feeds)
