@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 import threading
 import time
@@ -21,9 +22,13 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from feedsvc.model import PublishedFeed
 from feedsvc.publish import PLACEHOLDER_BASE, SITE_STATE_KEY, etag_for
 from feedsvc.store import Store
+
+log = logging.getLogger(__name__)
 
 CHECK_EVERY = 1.0
 MAX_VARIANTS = 256
@@ -101,11 +106,17 @@ class FeedCache:
             if not force and now - self._checked < self.check_every:
                 return
             self._checked = now
-            generation = self.store.get_state("generation")
-            if generation == self._generation and not force:
+            try:
+                generation = self.store.get_state("generation")
+                if generation == self._generation and not force:
+                    return
+                feeds = {feed.path: feed for feed in self.store.load_feeds()}
+                site = self.store.get_state(SITE_STATE_KEY)
+            except SQLAlchemyError as exc:
+                # The database is away (restart, failover, no schema yet): keep
+                # serving the bytes already here and look again next second.
+                log.warning("feed cache not refreshed, serving what it has: %s", exc)
                 return
-            feeds = {feed.path: feed for feed in self.store.load_feeds()}
-            site = self.store.get_state(SITE_STATE_KEY)
             self._feeds = feeds
             self._variants = OrderedDict()
             self.site = json.loads(site) if site else {"desks": [], "topics": []}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Flask, Response, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
+from feedsvc.errors import StoreError
 from feedsvc.store import Store
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("ops", __name__)
 HEARTBEAT_KEY = "scheduler_heartbeat"  # written by feedsvc.scheduler every 10 s
@@ -15,6 +20,19 @@ HEARTBEAT_MAX_AGE = timedelta(seconds=60)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_error_handler(SQLAlchemyError, database_unavailable)
+    app.register_error_handler(StoreError, database_unavailable)
+
+
+def database_unavailable(exc: Exception) -> Response:
+    """A page that needs the database while it is away: 503 and a reason, not a 500."""
+    log.warning("database unavailable: %s", exc)
+    return Response(
+        "database unavailable; if it is new, run `feedsvc db upgrade`\n",
+        status=503,
+        mimetype="text/plain",
+        headers={"Retry-After": "30"},
+    )
 
 
 @bp.get("/healthz")
