@@ -338,3 +338,18 @@ def test_an_unforeseen_crash_costs_one_source_not_the_run(
     assert results["europe-wire"].ok and results["europe-wire"].new == 3
     state = store.source_state("nym-wire")
     assert state is not None and state.error_count == 1
+
+
+def test_undated_items_keep_the_sources_order_a_second_apart(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    body = rss(("a", "Alpha"), ("b", "Beta"), ("c", "Gamma")).replace(
+        b"<pubDate>Mon, 23 Jun 2025 19:09:00 +0000</pubDate>", b""
+    )
+    with LoopbackServer({"/feed": Reply(body=body)}) as server:
+        source = feed_source("undated", server.url("/feed"))
+        refresh_source(source, with_sources(catalog, source), store, fetch.fetch, now)
+    stored = store.list_articles(source="undated")
+    assert [a.title for a in stored] == ["Alpha", "Beta", "Gamma"]
+    assert [a.published for a in stored] == [now - timedelta(seconds=n) for n in range(3)]
+    assert not any(a.dated for a in stored)

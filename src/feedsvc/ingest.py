@@ -59,9 +59,13 @@ def normalise_all(
 ) -> tuple[list[Article], list[str]]:
     articles: list[Article] = []
     problems: list[str] = []
-    for item in items:
+    for index, item in enumerate(items):
+        # Undated items get their first-seen time: a second apart, in the order
+        # the source lists them (first = newest), so they keep that order and no
+        # two entries share one `updated` (feed validators warn about that).
+        seen = now - timedelta(seconds=index)
         try:
-            articles.append(normalise(item, source, catalog.desks, catalog.topics, now))
+            articles.append(normalise(item, source, catalog.desks, catalog.topics, seen))
         except ParseError as exc:
             problems.append(f"item {item.guid or item.url or item.title[:40]!r}: {exc}")
     return articles, problems
