@@ -31,6 +31,7 @@ from feedsvc.sources import SourceAdmin, SourceView, format_interval, with_api_s
 from feedsvc.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -154,7 +155,8 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     touched = frozenset().union(*(result.feeds for result in results))
     published = env.publisher.publish(touched if store.get_state("site") else None, utcnow())
     if published.changed:
-        click.echo(f"published: {len(published.changed)} feed files changed")
+        # stdout stays one line per source (scripts read it); this goes to the log
+        log.info("published: %d feed files changed", len(published.changed))
     if not all(result.ok for result in results):
         sys.exit(1)
 
