@@ -22,6 +22,8 @@ def test_shipped_sample_loads(feeds_dir: Path) -> None:
     assert wire.timezone == "Europe/Brussels"
     assert wire.every == timedelta(minutes=1)
     assert catalog.desks["nym"].bylines == ("NYM Desk",)
+    assert catalog.desks["nym"].language == "en"
+    assert catalog.topics["trade"].language == "en"
     assert catalog.sources["example-world"].enabled is False
     assert catalog.sources["example-world"].topics == ("security",)
 
@@ -126,6 +128,8 @@ BAD_EDITS = [
         "topics.toml [weather] match: expected a list",
     ),
     ("topics.toml", "this is not toml\n", "topics.toml: not valid TOML"),
+    ("desks.toml", "[sports]\ntitle = 'Sports'\nlanguage = 'English'\n",
+     "desks.toml [sports] language: expected a language tag"),
 ]
 
 

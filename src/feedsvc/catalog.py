@@ -27,8 +27,9 @@ UNITS = {"s": 1, "m": 60, "h": 3600}
 DEFAULT_EVERY = "15m"
 FILES = ("desks.toml", "topics.toml", "sources.toml")
 
-DESK_KEYS = {"title", "description", "bylines"}
-TOPIC_KEYS = {"title", "description", "match", "categories"}
+DESK_KEYS = {"title", "description", "bylines", "language"}
+TOPIC_KEYS = {"title", "description", "match", "categories", "language"}
+LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 SOURCE_KEYS = {"kind", "url", "path", "desk", "timezone", "every", "topics", "enabled", "title"}
 
 
@@ -186,12 +187,24 @@ def _strings(
     return tuple(v.strip() for v in value)
 
 
+def _language(table: Mapping[str, Any], where: str, problems: _Problems) -> str | None:
+    """The feed's language (RSS ``language``, ``xml:lang``, JSON Feed ``language``)."""
+    value = _text(table, "language", where, problems)
+    if value and not LANGUAGE_PATTERN.match(value):
+        problems.add(
+            f"{where} language", f"expected a language tag such as 'en' or 'en-GB', got {value!r}"
+        )
+        return None
+    return value or None
+
+
 def _desk(key: str, table: dict[str, Any], where: str, problems: _Problems) -> Desk:
     return Desk(
         id=key,
         title=_text(table, "title", where, problems, required=True),
         description=_text(table, "description", where, problems),
         bylines=_strings(table, "bylines", where, problems),
+        language=_language(table, where, problems),
     )
 
 
@@ -202,6 +215,7 @@ def _topic(key: str, table: dict[str, Any], where: str, problems: _Problems) -> 
         description=_text(table, "description", where, problems),
         match=_strings(table, "match", where, problems),
         categories=_strings(table, "categories", where, problems),
+        language=_language(table, where, problems),
     )
 
 

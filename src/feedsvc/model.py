@@ -23,6 +23,7 @@ class Desk:
     title: str
     description: str = ""
     bylines: tuple[str, ...] = ()
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Topic:
     description: str = ""
     match: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
             description="Every article from every desk",
             home_path="",
             ttl=fastest,
+            language=_shared_language(catalog),
         )
     }
     for desk in catalog.desks.values():
@@ -70,6 +71,7 @@ def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
             description=desk.description or f"Articles from the {desk.title}",
             home_path=f"desks/{desk.id}",
             ttl=_fastest(own) if own else fastest,
+            language=desk.language,
         )
     for topic in catalog.topics.values():
         specs[f"topics/{topic.id}"] = FeedSpec(
@@ -78,8 +80,15 @@ def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
             description=topic.description or f"Articles about {topic.title}",
             home_path=f"topics/{topic.id}",
             ttl=fastest,
+            language=topic.language,
         )
     return specs
+
+
+def _shared_language(catalog: Catalog) -> str | None:
+    """The combined feed's language: the desks' one, when they all state the same."""
+    languages = {desk.language for desk in catalog.desks.values()}
+    return languages.pop() if len(languages) == 1 else None
 
 
 def _fastest(sources: Iterable[Source]) -> timedelta:
