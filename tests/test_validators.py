@@ -13,10 +13,12 @@ from email.utils import parsedate_to_datetime
 from functools import cache
 from pathlib import Path
 
+import atoma
 import jsonschema
 import pytest
 from lxml import etree
 
+from feedsvc.render import entry_id
 from feedsvc.store import Store
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -141,3 +143,19 @@ def test_served_feed_is_valid_too(client: object, fmt: str) -> None:
     body = client.get(f"/feeds/desks/nym.{fmt}").data  # type: ignore[attr-defined]
     check = {"rss": rss_errors, "atom": atom_errors, "json": json_feed_errors}[fmt]
     assert check(body) == []
+
+
+def test_a_second_strict_reader_accepts_every_feed(published: Store) -> None:
+    """atoma is a strict parser (it raises where feedparser shrugs): every feed, every format."""
+    expected = {entry_id(a) for a in published.list_articles(limit=None)}
+    bodies = feeds_of(published)
+    for path, body in bodies.items():
+        if path.endswith(".rss"):
+            ids = {item.guid for item in atoma.parse_rss_bytes(body).items}
+        elif path.endswith(".atom"):
+            ids = {entry.id_ for entry in atoma.parse_atom_bytes(body).entries}
+        elif path.endswith(".json"):
+            ids = {item.id_ for item in atoma.parse_json_feed(json.loads(body)).items}
+        else:
+            continue
+        assert ids and ids <= expected, path
