@@ -223,7 +223,10 @@ def serve(env: Environment, host: str, port: int, threads: int) -> None:
     logging.getLogger().setLevel(logging.INFO)
     scheduler = Scheduler(env.settings, env.store)
     app = create_app({"SETTINGS": env.settings, "STORE": env.store})
-    server = create_server(app, host=host, port=port, threads=threads)
+    try:
+        server = create_server(app, host=host, port=port, threads=threads)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     scheduler.start()
