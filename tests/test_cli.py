@@ -162,3 +162,16 @@ def test_serve_on_a_busy_port_says_so(runner: CliRunner) -> None:
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_unreachable_database_is_one_clear_line(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("FEEDSVC_DATABASE_URL", f"postgresql+psycopg://u@127.0.0.1:{port}/x")
+    result = runner.invoke(main, ["articles"])
+    assert result.exit_code == 1
+    assert result.output.startswith("feedsvc: database error: ")
+    assert "Traceback" not in result.output

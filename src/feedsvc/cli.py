@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings, load_settings
@@ -91,6 +92,9 @@ class FeedsvcGroup(click.Group):
             fail(str(exc), problems)
         except FeedsvcError as exc:
             fail(str(exc))
+        except SQLAlchemyError as exc:  # e.g. the database server is not answering
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            fail(f"database error: {reason}")
 
 
 @click.group(cls=FeedsvcGroup)
