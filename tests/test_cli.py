@@ -175,3 +175,15 @@ def test_unreachable_database_is_one_clear_line(
     assert result.exit_code == 1
     assert result.output.startswith("feedsvc: database error: ")
     assert "Traceback" not in result.output
+
+
+def test_wsgi_with_a_bad_setting_is_one_line(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "FEEDSVC_FEED_SIZE": "0",
+           "FEEDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'w.sqlite3'}"}
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "feedsvc: FEEDSVC_FEED_SIZE: expected a whole number from 1 to 1000, got '0'"
+    )
