@@ -274,7 +274,7 @@ def _source(
         return None
     return Source(
         id=key,
-        kind=kind,
+        kind="feed" if kind == "feed" else "files",
         desk=desk,
         every=every,
         url=url,

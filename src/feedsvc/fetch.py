@@ -589,7 +589,7 @@ class Fetcher:
         """One request: a Fetched, or the next URL when the answer is a redirect."""
         sock = self._connect(target, deadline)
         connection = http.client.HTTPConnection(target.host, target.port)
-        connection.sock = _DeadlineSocket(sock, deadline)  # type: ignore[assignment]
+        connection.sock = _DeadlineSocket(sock, deadline)
         try:
             self._send(connection, target, validators)
             response = connection.getresponse()
@@ -720,7 +720,7 @@ class Fetcher:
                 infos = _getaddrinfo_within(target.host, target.port, deadline.remaining())
         except socket.gaierror as exc:
             raise FetchError(f"cannot resolve host {target.host}: {_os_reason(exc)}") from None
-        resolved = []
+        resolved: list[tuple[IPAddress, int, tuple[object, ...]]] = []
         for family, _, _, _, sockaddr in infos:
             resolved.append((ip_address(str(sockaddr[0]).split("%")[0]), family, sockaddr))
         if not resolved:

@@ -515,17 +515,45 @@ def fingerprint(article: Article) -> str:
     The times of an undated article are its first-seen time, which changes on
     every fetch; they are left out so such an article is not rewritten each time.
     """
+    return _fingerprint_of(
+        article.url,
+        article.title,
+        article.summary,
+        article.content_html,
+        article.author,
+        article.desk,
+        article.topics,
+        article.published,
+        article.updated,
+        article.language,
+        article.dated,
+    )
+
+
+def _fingerprint_of(
+    url: str | None,
+    title: str,
+    summary: str,
+    content_html: str,
+    author: str | None,
+    desk: str,
+    topics: tuple[str, ...],
+    published: datetime,
+    updated: datetime,
+    language: str | None,
+    dated: bool,
+) -> str:
     seen = {
-        "url": article.url,
-        "title": article.title,
-        "summary": article.summary,
-        "content_html": article.content_html,
-        "author": article.author,
-        "desk": article.desk,
-        "topics": list(article.topics),
-        "published": article.published.isoformat() if article.dated else None,
-        "updated": article.updated.isoformat() if article.dated else None,
-        "language": article.language,
+        "url": url,
+        "title": title,
+        "summary": summary,
+        "content_html": content_html,
+        "author": author,
+        "desk": desk,
+        "topics": list(topics),
+        "published": published.isoformat() if dated else None,
+        "updated": updated.isoformat() if dated else None,
+        "language": language,
     }
     canonical = json.dumps(seen, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -661,21 +689,37 @@ def normalise(
     published, updated, dated = _dates(item, source.timezone, now)
     parts = (title, content_text, summary_text if summary_text != content_text else "")
     text = "\n".join(part for part in parts if part)
-    fields = dict(
+    summary = _truncate(teaser, SUMMARY_LIMIT)
+    author = plain_text(item.author) or None
+    desk = desk_for(item.byline, desks, source.desk)
+    found = match_topics(text, item.categories, topics, source.topics)
+    language = normalise_language(item.language)
+    return Article(
         id=article_id(source.id, guid),
         source=source.id,
         guid=guid,
         url=url,
         title=title,
-        summary=_truncate(teaser, SUMMARY_LIMIT),
+        summary=summary,
         content_html=content_html,
-        author=plain_text(item.author) or None,
-        desk=desk_for(item.byline, desks, source.desk),
-        topics=match_topics(text, item.categories, topics, source.topics),
+        author=author,
+        desk=desk,
+        topics=found,
         published=published,
         updated=updated,
-        language=normalise_language(item.language),
+        language=language,
         dated=dated,
+        fingerprint=_fingerprint_of(
+            url,
+            title,
+            summary,
+            content_html,
+            author,
+            desk,
+            found,
+            published,
+            updated,
+            language,
+            dated,
+        ),
     )
-    # built twice rather than dataclasses.replace: replace introspects, and this runs per item
-    return Article(**fields, fingerprint=fingerprint(Article(**fields)))

@@ -182,7 +182,7 @@ class Publisher:
         """Render ``keys`` (every feed when None) and store those whose bytes changed."""
         started = time.monotonic()
         everything = keys is None
-        wanted = list(self.specs) if everything else [k for k in keys if k in self.specs]
+        wanted = list(self.specs) if keys is None else [k for k in keys if k in self.specs]
         base = self.base_url or PLACEHOLDER_BASE
         rendered: list[PublishedFeed] = []
         for key in wanted:

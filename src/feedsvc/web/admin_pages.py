@@ -30,6 +30,7 @@ from flask import (
 )
 from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.wrappers import Response as BaseResponse
 
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
 from feedsvc.sources import format_interval
@@ -98,7 +99,7 @@ def _logged_in() -> bool:
 
 
 @bp.before_request
-def _guard() -> Response | None:
+def _guard() -> BaseResponse | None:
     if request.endpoint == "admin_pages.static":
         return None
     if not common.settings().admin_token:
@@ -130,7 +131,7 @@ def _guard() -> Response | None:
 
 @bp.errorhandler(StoreError)
 @bp.errorhandler(ConfigError)
-def _unavailable(exc: Exception) -> Response:
+def _unavailable(exc: Exception) -> BaseResponse:
     """The database or the catalogue cannot be read: say so instead of a bare 500."""
     return _page(
         "admin/message.html", status=503, title="Unavailable", message=str(exc), csrf_token=""
@@ -138,7 +139,7 @@ def _unavailable(exc: Exception) -> Response:
 
 
 @bp.after_request
-def _headers(response: Response) -> Response:
+def _headers(response: BaseResponse) -> BaseResponse:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
@@ -147,7 +148,7 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
+def _page(template: str, status: int = 200, **context: Any) -> BaseResponse:
     if "csrf_token" not in context:
         context["csrf_token"] = _csrf_token()
     context.setdefault("now", datetime.now(UTC))
@@ -184,7 +185,7 @@ def interval(every: timedelta) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response:
+def login() -> BaseResponse:
     target = _safe_next(request.values.get("next"))
     if request.method == "POST":
         if common.token_matches(request.form.get("token", ""), common.settings().admin_token):
@@ -209,7 +210,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     session.clear()
     return redirect(url_for("admin_pages.login"))
 
@@ -218,13 +219,13 @@ def logout() -> Response:
 
 
 @bp.get("/")
-def sources() -> Response:
+def sources() -> BaseResponse:
     views = common.service().views()
     return _page("admin/sources.html", title="Sources", views=views)
 
 
 @bp.get("/sources/<source_id>")
-def source(source_id: str) -> Response:
+def source(source_id: str) -> BaseResponse:
     service = common.service()
     try:
         view = service.view(source_id)
@@ -240,7 +241,7 @@ def source(source_id: str) -> Response:
 
 
 @bp.route("/sources/new", methods=["GET", "POST"])
-def new_source() -> Response:
+def new_source() -> BaseResponse:
     service = common.service()
     catalog = service.catalog()
     values: dict[str, Any] = {"every": "15m", "timezone": "UTC", "enabled": True, "topics": []}
@@ -256,7 +257,7 @@ def new_source() -> Response:
 
 
 @bp.route("/sources/<source_id>/edit", methods=["GET", "POST"])
-def edit_source(source_id: str) -> Response:
+def edit_source(source_id: str) -> BaseResponse:
     service = common.service()
     catalog = service.catalog()
     try:
@@ -322,7 +323,7 @@ def _form(
     field: str | None = None,
     editing: bool = False,
     status: int = 200,
-) -> Response:
+) -> BaseResponse:
     return _page(
         "admin/form.html",
         status=status,
@@ -336,7 +337,7 @@ def _form(
     )
 
 
-def _action(source_id: str, work: Callable[[], str]) -> Response:
+def _action(source_id: str, work: Callable[[], str]) -> BaseResponse:
     """Run one POST action; its message (or error) shows on the source's page."""
     try:
         flash(work())
@@ -348,7 +349,7 @@ def _action(source_id: str, work: Callable[[], str]) -> Response:
 
 
 @bp.post("/sources/<source_id>/pause")
-def pause(source_id: str) -> Response:
+def pause(source_id: str) -> BaseResponse:
     def work() -> str:
         common.service().set_paused(source_id, True)
         return f"Source {source_id} paused."
@@ -357,7 +358,7 @@ def pause(source_id: str) -> Response:
 
 
 @bp.post("/sources/<source_id>/resume")
-def resume(source_id: str) -> Response:
+def resume(source_id: str) -> BaseResponse:
     def work() -> str:
         common.service().set_paused(source_id, False)
         return f"Source {source_id} resumed; it is due now."
@@ -366,7 +367,7 @@ def resume(source_id: str) -> Response:
 
 
 @bp.post("/sources/<source_id>/refresh")
-def refresh(source_id: str) -> Response:
+def refresh(source_id: str) -> BaseResponse:
     def work() -> str:
         result = common.service().refresh(source_id)
         return f"Refreshed: {result.line()}"
@@ -375,7 +376,7 @@ def refresh(source_id: str) -> Response:
 
 
 @bp.post("/sources/<source_id>/delete")
-def delete(source_id: str) -> Response:
+def delete(source_id: str) -> BaseResponse:
     try:
         common.service().remove(source_id)
     except NotFound as exc:

@@ -106,7 +106,11 @@ def _listing(kind: str, key: str, ident: str) -> Response:
     entry = next((e for e in _site().get(kind, []) if e["id"] == ident), None)
     if entry is None:
         return not_found(f"unknown {key} {ident!r}")
-    articles = _store().list_articles(**{key: ident}, limit=PAGE_SIZE)
+    articles = _store().list_articles(
+        desk=ident if kind == "desks" else None,
+        topic=ident if kind == "topics" else None,
+        limit=PAGE_SIZE,
+    )
     links = _links(f"feeds/{kind}/{ident}", entry["title"])
     return _page(
         "listing.html",
