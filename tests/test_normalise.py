@@ -326,15 +326,15 @@ def test_plain_text(text: str | None, is_html: bool, expected: str) -> None:
 # --------------------------------------------------------------------------- summarise
 
 SUMMARISE_ROWS = [
-    ("summary preferred", "<p>Short summary.</p>", "<p>Long content</p>", 300, "Short summary."),
-    ("content when no summary", None, "<p>The content.</p>", 300, "The content."),
-    ("content when summary blank", "<p> </p>", "<p>The content.</p>", 300, "The content."),
-    ("nothing", None, None, 300, ""),
-    ("exact fit not cut", "abcde fghij", None, 11, "abcde fghij"),
-    ("cut at word boundary", "alpha beta gamma delta", None, 12, "alpha beta…"),
-    ("cut where a space falls", "alpha beta gamma", None, 11, "alpha beta…"),
-    ("one long word hard cut", "abcdefghijklmnop", None, 6, "abcde…"),
-    ("trailing punctuation trimmed", "alpha, beta gamma", None, 9, "alpha…"),
+    ("summary preferred", "Short summary.", "Long content", 300, "Short summary."),
+    ("content when no summary", "", "The content.", 300, "The content."),
+    ("content when summary blank", " ", "The content.", 300, "The content."),
+    ("nothing", "", "", 300, ""),
+    ("exact fit not cut", "abcde fghij", "", 11, "abcde fghij"),
+    ("cut at word boundary", "alpha beta gamma delta", "", 12, "alpha beta…"),
+    ("cut where a space falls", "alpha beta gamma", "", 11, "alpha beta…"),
+    ("one long word hard cut", "abcdefghijklmnop", "", 6, "abcde…"),
+    ("trailing punctuation trimmed", "alpha, beta gamma", "", 9, "alpha…"),
 ]
 
 
@@ -343,7 +343,7 @@ SUMMARISE_ROWS = [
     [row[1:] for row in SUMMARISE_ROWS],
     ids=[row[0] for row in SUMMARISE_ROWS],
 )
-def test_summarise(summary: str | None, content: str | None, limit: int, expected: str) -> None:
+def test_summarise(summary: str, content: str, limit: int, expected: str) -> None:
     result = summarise(summary, content, limit)
     assert result == expected
     assert len(result) <= limit

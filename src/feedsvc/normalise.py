@@ -419,12 +419,13 @@ def _truncate(text: str, limit: int) -> str:
     return window.rstrip(" ,;:-–—") + "…"
 
 
-def summarise(
-    summary_html: str | None, content_html: str | None, limit: int = SUMMARY_LIMIT
-) -> str:
-    """A short plain-text teaser: the source's summary, else the start of the content."""
-    text = plain_text(summary_html) or plain_text(content_html)
-    return _truncate(text, limit)
+def summarise(summary_text: str, content_text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """A short plain-text teaser: the source's summary, else the start of the content.
+
+    Takes texts, not HTML: ``normalise`` already has both, and parsing them
+    again was a large share of an item's cost.
+    """
+    return _truncate(summary_text.strip() or content_text.strip(), limit)
 
 
 # --------------------------------------------------------------------------- dates
@@ -679,17 +680,16 @@ def normalise(
         summary_text = plain_text(item.summary_html)
     else:
         summary_text = content_text if item.summary_html else ""
-    teaser = summary_text or content_text
     has_content = bool(content_text or summary_text or "<img " in content_html)
     if not title and not has_content and not url:
         raise ParseError("item has no title, no content and no link")
     if not title:
-        title = _truncate(teaser, TITLE_FALLBACK_LIMIT) or UNTITLED
+        title = summarise(summary_text, content_text, TITLE_FALLBACK_LIMIT) or UNTITLED
     guid = article_guid(item, url)
     published, updated, dated = _dates(item, source.timezone, now)
     parts = (title, content_text, summary_text if summary_text != content_text else "")
     text = "\n".join(part for part in parts if part)
-    summary = _truncate(teaser, SUMMARY_LIMIT)
+    summary = summarise(summary_text, content_text)
     author = plain_text(item.author) or None
     desk = desk_for(item.byline, desks, source.desk)
     found = match_topics(text, item.categories, topics, source.topics)
