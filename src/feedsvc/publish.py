@@ -198,11 +198,11 @@ class Publisher:
                 )
             )
         keep = {feed.path for feed in rendered} if everything else None
-        changed = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
+        saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
         if self.publish_dir is not None:
-            self._export(rendered)
+            self._export(rendered, saved.last_modified)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
-        return PublishResult(changed=tuple(changed), unchanged=len(rendered) - len(changed))
+        return PublishResult(changed=saved.changed, unchanged=len(rendered) - len(saved.changed))
 
     def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:
         spec = self.specs[key]
@@ -236,15 +236,15 @@ class Publisher:
             max_age=max_age_seconds(ttl),
         )
 
-    def _export(self, feeds: Sequence[PublishedFeed]) -> None:
+    def _export(
+        self, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
+    ) -> None:
         """Write static copies; an unchanged file is left alone so its mtime stays."""
         assert self.publish_dir is not None
         base = self.base_url or STATIC_FALLBACK_BASE
-        stored = {feed.path: feed for feed in self.store.load_feeds()}
         for feed in feeds:
             body = feed.body.replace(PLACEHOLDER_BASE.encode(), base.encode())
-            modified = stored[feed.path].last_modified if feed.path in stored else None
-            write_if_changed(self.publish_dir / feed.path, body, modified)
+            write_if_changed(self.publish_dir / feed.path, body, last_modified.get(feed.path))
 
 
 def write_if_changed(target: Path, body: bytes, modified: datetime | None) -> bool:

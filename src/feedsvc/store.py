@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -431,25 +431,36 @@ class Store:
 
     def save_feeds(
         self, rendered: Sequence[PublishedFeed], site: str, keep: set[str] | None
-    ) -> list[str]:
+    ) -> SavedFeeds:
         """Store feeds whose bytes changed; keep the others' ETag and Last-Modified.
 
         ``keep`` (when publishing everything) drops feeds the catalogue no
         longer has. Any change moves the generation, which web workers watch.
         """
 
-        def work(conn: Connection) -> list[str]:
+        def work(conn: Connection) -> SavedFeeds:
             if conn.dialect.name == "postgresql":  # publishers in several processes take turns
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
             known = {
                 row.path: row
                 for row in conn.execute(
-                    select(feeds.c.path, feeds.c.etag, feeds.c.media_type, feeds.c.max_age)
+                    select(
+                        feeds.c.path,
+                        feeds.c.etag,
+                        feeds.c.media_type,
+                        feeds.c.max_age,
+                        feeds.c.last_modified,
+                    )
                 )
             }
             changed: list[str] = []
+            modified: dict[str, datetime] = {}
             for feed in rendered:
                 row = known.get(feed.path)
+                same_bytes = row is not None and row.etag == feed.etag
+                modified[feed.path] = (
+                    row.last_modified if row is not None and same_bytes else feed.last_modified
+                )
                 if row is None:
                     conn.execute(insert(feeds).values(**_feed_row(feed)))
                 elif row.etag != feed.etag:
@@ -473,7 +484,7 @@ class Store:
                 self.put_state(conn, "site", site)
             if changed or stale or old_site != site:
                 self.put_state(conn, "generation", uuid.uuid4().hex)
-            return changed
+            return SavedFeeds(tuple(changed), modified)
 
         return self._retrying(work)
 
@@ -764,6 +775,14 @@ def _filtered(
             articles.c.id.in_(select(items.c.article_id).where(items.c.source == source))
         )
     return query
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFeeds:
+    """What ``save_feeds`` did: the paths it changed, and each feed's Last-Modified as stored."""
+
+    changed: tuple[str, ...]
+    last_modified: Mapping[str, datetime]
 
 
 def _feed_row(feed: PublishedFeed) -> dict[str, Any]:
