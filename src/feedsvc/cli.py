@@ -169,7 +169,6 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
 @pass_env
 def publish(env: Environment) -> None:
     """Render every feed again (only changed bytes are stored or written)."""
-    env.store.sync_sources(env.catalog.sources.values(), utcnow())
     result = env.publisher.publish(None, utcnow())
     click.echo(f"published: {len(result.changed)} changed, {result.unchanged} unchanged")
 
