@@ -225,7 +225,9 @@ def serve(env: Environment, host: str, port: int, threads: int) -> None:
 
     logging.getLogger().setLevel(logging.INFO)
     scheduler = Scheduler(env.settings, env.store)
-    app = create_app({"SETTINGS": env.settings, "STORE": env.store})
+    app = create_app(
+        {"SETTINGS": env.settings, "STORE": env.store, "CATALOG_WATCHER": scheduler.watcher}
+    )
     try:
         server = create_server(app, host=host, port=port, threads=threads)
     except OSError as exc:

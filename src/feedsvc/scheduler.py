@@ -6,8 +6,8 @@ all live in the ``sources`` table, so several scheduler processes on one
 PostgreSQL share the sources without fetching one twice, and a restart (or a
 ``kill -9``) loses nothing but an unfinished lease, which expires.
 
-One tick: re-read the catalogue if its files changed (a bad edit is logged and
-the last good catalogue stays), claim due sources up to the free worker
+One tick: take the catalogue if the watcher saw its files change (a bad edit
+leaves the last good catalogue in force), claim due sources up to the free worker
 slots, and publish what the finished refreshes changed.
 """
 
@@ -22,14 +22,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from feedsvc.catalog import FILES, load_catalog
+from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings
-from feedsvc.errors import ConfigError, StoreError
+from feedsvc.errors import StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source
@@ -51,7 +50,11 @@ def utcnow() -> datetime:
 
 
 class Scheduler:
-    """Runs due sources on a bounded pool, at most ``per_host`` at a time per host."""
+    """Runs due sources on a bounded pool, at most ``per_host`` at a time per host.
+
+    ``watcher`` is the process's catalogue watcher; ``feedsvc serve`` shares
+    one with the web tier. Without one the scheduler makes its own.
+    """
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class Scheduler:
         store: Store,
         *,
         fetch: FetchFunction | None = None,
+        watcher: CatalogWatcher | None = None,
         workers: int = 4,
         per_host: int = 2,
         tick_seconds: float = 1.0,
@@ -79,26 +83,17 @@ class Scheduler:
         self._running = 0
         self._hosts: dict[str, int] = {}
         self._pending: set[str] = set()
-        self._stamps: tuple[float, ...] = ()
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self._futures: list[Future[None]] = []
         self.lease = lease
         self._aps: BackgroundScheduler | None = None
-        self.catalog: Catalog = load_catalog(settings.feeds_dir)
-        self._stamps = self._catalog_stamps()
+        self.watcher = watcher or CatalogWatcher(settings.feeds_dir)
+        self._file_catalog = self.watcher.poll()  # a bad catalogue stops the start here
+        self.catalog: Catalog = self._file_catalog
         self.publisher = self._publisher(self.catalog)
 
     # -- catalogue ----------------------------------------------------------------
-
-    def _catalog_stamps(self) -> tuple[float, ...]:
-        stamps = []
-        for name in FILES:
-            try:
-                stamps.append(Path(self.settings.feeds_dir, name).stat().st_mtime_ns)
-            except OSError:
-                stamps.append(-1)
-        return tuple(stamps)
 
     def _publisher(self, catalog: Catalog) -> Publisher:
         return Publisher(
@@ -110,26 +105,15 @@ class Scheduler:
         )
 
     def reload_catalog(self) -> bool:
-        """Take a changed catalogue; keep the last good one when the edit is bad."""
-        stamps = self._catalog_stamps()
-        if stamps == self._stamps:
+        """Take the watcher's catalogue if it changed: register its sources, republish."""
+        catalog = self.watcher.poll()
+        if catalog is self._file_catalog:
             return False
-        self._stamps = stamps
-        try:
-            catalog = load_catalog(self.settings.feeds_dir)
-        except ConfigError as exc:
-            log.error(
-                "catalogue not reloaded, keeping the last good one: %s: %s",
-                exc,
-                "; ".join(exc.problems),
-            )
-            return False
-        self.catalog = catalog
+        self._file_catalog = self.catalog = catalog
         self.publisher = self._publisher(catalog)
         self.merge_api_sources()
         self.store.sync_sources(catalog.sources.values(), self.clock())
         self.publisher.publish(None, self.clock())
-        log.info("catalogue reloaded: %d sources", len(catalog.sources))
         return True
 
     def merge_api_sources(self) -> bool:
@@ -138,7 +122,7 @@ class Scheduler:
         One cheap query; the publisher is rebuilt only when they changed (their
         titles and intervals go into the feeds).
         """
-        merged = with_api_sources(self.catalog, self.store.api_sources())
+        merged = with_api_sources(self._file_catalog, self.store.api_sources())
         if merged.sources == self.catalog.sources:
             return False
         self.catalog = merged

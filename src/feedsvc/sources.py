@@ -16,24 +16,19 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from feedsvc.catalog import (
-    FILES,
     ID_PATTERN,
     check_feed_url,
     check_timezone,
-    load_catalog,
     parse_interval,
 )
-from feedsvc.errors import ConfigError, Conflict, NotFound, ValidationError
+from feedsvc.errors import Conflict, NotFound, ValidationError
 from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source, SourceResult
 from feedsvc.publish import Publisher
@@ -208,49 +203,6 @@ def with_api_sources(catalog: Catalog, api_sources: Iterable[Source]) -> Catalog
 
 def _fits(source: Source, catalog: Catalog) -> bool:
     return source.desk in catalog.desks and all(t in catalog.topics for t in source.topics)
-
-
-class CatalogWatcher:
-    """The current catalogue for a long-running process: re-read when its files change.
-
-    A bad edit is logged and the last good catalogue stays, as in the
-    scheduler. Looks at the files' times at most once per ``check_every``
-    seconds. Thread-safe; one per process.
-    """
-
-    def __init__(self, root: Path, check_every: float = 1.0) -> None:
-        self.root = Path(root)
-        self.check_every = check_every
-        self._lock = threading.Lock()
-        self._checked = float("-inf")
-        self._stamps: tuple[int, ...] | None = None
-        self._catalog: Catalog | None = None
-
-    def __call__(self) -> Catalog:
-        with self._lock:
-            now = time.monotonic()
-            if self._catalog is not None and now - self._checked < self.check_every:
-                return self._catalog
-            self._checked = now
-            stamps = self._read_stamps()
-            if self._catalog is None or stamps != self._stamps:
-                try:
-                    self._catalog = load_catalog(self.root)
-                except ConfigError as exc:
-                    if self._catalog is None:
-                        raise
-                    log.error("catalogue not reloaded, keeping the last good one: %s", exc)
-                self._stamps = stamps
-            return self._catalog
-
-    def _read_stamps(self) -> tuple[int, ...]:
-        stamps = []
-        for name in FILES:
-            try:
-                stamps.append((self.root / name).stat().st_mtime_ns)
-            except OSError:
-                stamps.append(-1)
-        return tuple(stamps)
 
 
 # -- the service ---------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 ``create_app`` never starts a scheduler: under gunicorn every worker calls it,
 and the schedule runs in ``feedsvc serve`` or ``feedsvc scheduler`` instead.
+The app's catalogue watcher (``app.extensions["feedsvc.catalog"]``) is the
+scheduler's own when both run in one process, so both see one catalogue state.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
 from feedsvc.web import admin_api, admin_pages, feeds, metrics, ops, pages
@@ -18,13 +21,17 @@ from feedsvc.web.cache import FeedCache
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app; ``test_config`` may carry ``SETTINGS`` and ``STORE`` to use instead."""
+    """Build the app; ``test_config`` may carry ``SETTINGS``, ``STORE`` and
+    ``CATALOG_WATCHER`` to use instead of building them."""
     app = Flask(__name__)
     app.config.from_mapping(test_config or {})
     settings: Settings = app.config.get("SETTINGS") or load_settings()
     store: Store = app.config.get("STORE") or Store.open(settings.database_url)
     app.config["SETTINGS"] = settings
     app.extensions["feedsvc.store"] = store
+    app.extensions["feedsvc.catalog"] = app.config.get("CATALOG_WATCHER") or CatalogWatcher(
+        settings.feeds_dir
+    )
     app.extensions["feedsvc.cache"] = FeedCache(store, settings.base_url)
     feeds.init_app(app)
     pages.init_app(app)

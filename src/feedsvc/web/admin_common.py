@@ -5,8 +5,8 @@ sides hashed first, so not even the length leaks). The session signing key is
 derived from the token with HMAC, so every gunicorn worker derives the same
 key with no shared secret file, and changing the token logs every session out.
 The ``SourceAdmin`` for an app is built once per process and kept in
-``app.extensions``; it reads the catalogue through a watcher that keeps the
-last good one, like the scheduler.
+``app.extensions``; it reads the catalogue through the app's watcher, which
+keeps the last good one (``feedsvc.catalog_watch``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from feedsvc.config import Settings
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.model import Source
 from feedsvc.publish import Publisher
-from feedsvc.sources import CatalogWatcher, SourceAdmin, SourceView, format_interval
+from feedsvc.sources import SourceAdmin, SourceView, format_interval
 from feedsvc.store import FetchRecord, SourceHealth, Store
 
 SERVICE_KEY = "feedsvc.admin"
@@ -54,7 +54,7 @@ def service(app: Flask | None = None) -> SourceAdmin:
         store: Store = app.extensions["feedsvc.store"]
         found = SourceAdmin(
             store,
-            CatalogWatcher(config.feeds_dir),
+            app.extensions["feedsvc.catalog"],
             fetch=Fetcher(AddressPolicy(config.allow_networks)).fetch,
             publisher=lambda catalog: Publisher(
                 store,
