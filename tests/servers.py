@@ -5,7 +5,8 @@ and answers each path from a route table: a fixed ``Reply`` or a function of
 the recorded request. It can misbehave on purpose (stall, drip bytes, lie
 about the length, send raw bytes) because that is what fetchers must survive.
 Every request is recorded, so tests assert what was sent as well as what came
-back. Stopping it wakes every stalled handler, so pytest never waits on a
+back, and how many were being answered at once (``in_flight``, ``peak``).
+Stopping it wakes every stalled handler, so pytest never waits on a
 leaked thread.
 
     with LoopbackServer({"/feed": Reply(body=b"<rss/>", etag='"v1"')}) as server:
@@ -82,6 +83,8 @@ class LoopbackServer:
         self._host = host
         self._lock = threading.Lock()
         self._hits: Counter[str] = Counter()
+        self._active: Counter[str] = Counter()
+        self._peak: Counter[str] = Counter()
         self._requests: list[Recorded] = []
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -154,6 +157,16 @@ class LoopbackServer:
         with self._lock:
             return self._hits[path]
 
+    def in_flight(self, path: str) -> int:
+        """Requests to ``path`` received and not yet fully answered."""
+        with self._lock:
+            return self._active[path]
+
+    def peak(self, path: str) -> int:
+        """The most requests to ``path`` ever being answered at the same time."""
+        with self._lock:
+            return self._peak[path]
+
     def requests(self, path: str | None = None) -> list[Recorded]:
         with self._lock:
             return [r for r in self._requests if path is None or r.path == path]
@@ -163,6 +176,15 @@ class LoopbackServer:
         return self._stopping
 
     # -- used by the handler ----------------------------------------------
+
+    def _enter(self, path: str) -> None:
+        with self._lock:
+            self._active[path] += 1
+            self._peak[path] = max(self._peak[path], self._active[path])
+
+    def _leave(self, path: str) -> None:
+        with self._lock:
+            self._active[path] -= 1
 
     def _answer(self, request: Recorded) -> Reply:
         with self._lock:
@@ -247,6 +269,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the tests assert on recorded requests, not on a log."""
 
     def _serve(self, send_body: bool) -> None:
+        path = urlsplit(self.path).path
+        self.owner._enter(path)
+        try:
+            self._answer(send_body)
+        finally:
+            self.owner._leave(path)
+
+    def _answer(self, send_body: bool) -> None:
         parts = urlsplit(self.path)
         request = Recorded(
             method=self.command,
