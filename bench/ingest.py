@@ -16,7 +16,7 @@ How it runs
     child process (so serving them costs the pipeline no GIL time), with an ETag
     and Last-Modified. A catalogue of 100 ``feed`` sources is written to a temp
     folder and loaded with ``load_catalog``. Each round times feedparser on the
-    100 documents, then ``refresh_source`` for every source into a fresh SQLite
+    100 documents, then ``fetch_and_store`` for every source into a fresh SQLite
     file (schema creation and ``sync_sources`` are not timed). The best round of
     each is reported. Rounds alternate so a noisy neighbour hurts both sides.
 
@@ -73,9 +73,9 @@ import sqlalchemy  # noqa: E402
 
 from feedsvc.catalog import load_catalog  # noqa: E402
 from feedsvc.fetch import AddressPolicy, Fetcher, Limits  # noqa: E402
-from feedsvc.ingest import refresh_source  # noqa: E402
 from feedsvc.model import Catalog, Fetched, Source, SourceResult, Validators  # noqa: E402
 from feedsvc.publish import Publisher  # noqa: E402
+from feedsvc.refresh import fetch_and_store  # noqa: E402
 from feedsvc.store import Store  # noqa: E402
 
 FEEDS = 100
@@ -311,7 +311,7 @@ def time_pipeline(
     sources: Sequence[Source], catalog: Catalog, store: Store, fetch: FetchFunction, now: datetime
 ) -> Round:
     started, cpu = time.perf_counter(), time.process_time()
-    results = tuple(refresh_source(source, catalog, store, fetch, now) for source in sources)
+    results = tuple(fetch_and_store(source, catalog, store, fetch, now) for source in sources)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     entries = sum(r.new + r.updated + r.unchanged + r.merged for r in results)
     return Round(seconds, cpu, entries, results)
@@ -330,7 +330,7 @@ def profile_round(
     profiler = cProfile.Profile()
     profiler.enable()
     for source in sources:
-        refresh_source(source, catalog, store, fetch, NOW)
+        fetch_and_store(source, catalog, store, fetch, NOW)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs()

@@ -3,7 +3,7 @@
 What it shows
     What one feed request costs the server in feedsvc compared with the cheapest
     Flask view that could answer it. A 100-item feed is ingested through the real
-    pipeline (loopback origin, ``Fetcher``, ``refresh_source``) into a temp SQLite
+    pipeline (loopback origin, ``Fetcher``, ``fetch_and_store``) into a temp SQLite
     database and published with ``Publisher.publish``; then, in the same run, two
     gunicorn servers are started with identical settings:
 
@@ -71,9 +71,9 @@ sys.path.insert(0, str(BENCH))
 from ingest import NOW, RSS_MEDIA_TYPE, feed_path, make_document, write_catalog  # noqa: E402
 
 from feedsvc.fetch import AddressPolicy, Fetcher  # noqa: E402
-from feedsvc.ingest import refresh_source  # noqa: E402
 from feedsvc.model import PublishedFeed  # noqa: E402
 from feedsvc.publish import Publisher  # noqa: E402
+from feedsvc.refresh import fetch_and_store  # noqa: E402
 from feedsvc.store import Store  # noqa: E402
 
 ITEMS = 100
@@ -104,7 +104,7 @@ def build_feed(folder: Path, base_url: str) -> tuple[str, PublishedFeed]:
             store.sync_sources(catalog.sources.values(), NOW)
             fetcher = Fetcher(AddressPolicy(allow_networks=(ip_network("127.0.0.0/8"),)))
             for source in catalog.sources.values():
-                result = refresh_source(source, catalog, store, fetcher.fetch, NOW)
+                result = fetch_and_store(source, catalog, store, fetcher.fetch, NOW)
                 if not result.ok or result.new != ITEMS:
                     raise RuntimeError(f"ingest of the benchmark feed failed: {result.line()}")
             Publisher(store, catalog, base_url=base_url, feed_size=ITEMS).publish(None, NOW)

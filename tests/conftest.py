@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, text
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
 from feedsvc.fetch import Fetcher
-from feedsvc.ingest import refresh_many
 from feedsvc.publish import Publisher
+from feedsvc.refresh import Refresher
 from feedsvc.store import Store
 from feedsvc.web import create_app
 
@@ -104,7 +104,8 @@ def published(store: Store, settings: Settings, now: datetime) -> Store:
     store.sync_sources(catalog.sources.values(), now)
     fetcher = Fetcher()
     enabled = [s for s in catalog.sources.values() if s.enabled]
-    refresh_many(enabled, catalog, store, fetcher.fetch, lambda: now)
+    refresher = Refresher(store, fetcher.fetch, owner="test", clock=lambda: now)
+    list(refresher.refresh_all(enabled, catalog))
     Publisher(store, catalog, base_url=None, feed_size=settings.feed_size).publish(None, now)
     return store
 

@@ -6,12 +6,16 @@ import json
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from feedsvc.catalog import load_catalog
 from feedsvc.cli import main
+from feedsvc.refresh import LEASE
+from feedsvc.store import Store
 from servers import LoopbackServer, Reply
 
 ARTICLE_KEYS = [
@@ -117,6 +121,27 @@ def test_ingest_exits_1_after_storing_the_others(
     assert len(listed.output.splitlines()) == 7
 
 
+def test_ingest_reports_a_source_another_process_fetches_and_moves_on(
+    runner: CliRunner, db_url: str, feeds_dir: Path
+) -> None:
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    store = Store.open(db_url)
+    try:
+        store.sync_sources(load_catalog(feeds_dir).sources.values(), datetime.now(UTC))
+        assert store.claim_source("nym-wire", "scheduler:other", datetime.now(UTC), LEASE)
+        result = runner.invoke(main, ["ingest"])
+        assert result.exit_code == 0, result.output  # busy is not a failure
+        assert result.output.splitlines() == [
+            "nym-wire: busy: being fetched by another process",
+            "europe-wire: 3 new, 0 updated, 0 unchanged",
+        ]
+        assert store.list_articles(source="nym-wire") == []
+        europe = store.source_health("europe-wire")  # the command's own lease is given back
+        assert europe is not None and europe.lease_until is None and europe.next_fetch_at
+    finally:
+        store.close()
+
+
 def test_loopback_is_refused_without_allow_networks(runner: CliRunner, feeds_dir: Path) -> None:
     with LoopbackServer({"/feed": Reply(body=b"<rss/>")}) as server:
         sources = feeds_dir / "sources.toml"
@@ -142,7 +167,7 @@ def test_core_imports_no_web_cli_or_scheduler() -> None:
         "import sys\n"
         "import feedsvc.catalog, feedsvc.config, feedsvc.fetch, feedsvc.parse, feedsvc.wire\n"
         "import feedsvc.normalise, feedsvc.store, feedsvc.render, feedsvc.publish\n"
-        "import feedsvc.ingest, feedsvc.model, feedsvc.errors\n"
+        "import feedsvc.refresh, feedsvc.catalog_watch, feedsvc.model, feedsvc.errors\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn'})\n"
         "print(','.join(bad))\n"

@@ -2,7 +2,7 @@
 
 Every test here drives the stages as production does: a real loopback HTTP
 server plays the hostile source, the real ``Fetcher`` (allowed to reach
-127.0.0.0/8 and nothing else non-public) fetches it, ``refresh_source``
+127.0.0.0/8 and nothing else non-public) fetches it, ``fetch_and_store``
 parses, normalises and stores into the real database (SQLite and
 PostgreSQL), ``Publisher`` renders, and the Flask app serves what a reader
 gets, which is parsed back with feedparser, ElementTree, json and an HTML
@@ -50,15 +50,16 @@ from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from conftest import ADMIN_TOKEN
+from feedsvc.backoff import MAX_POLITE_WAIT, next_fetch_at
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError, ParseError
 from feedsvc.fetch import AddressPolicy, Fetcher, Limits
-from feedsvc.ingest import MAX_POLITE_WAIT, next_fetch_at, refresh_many, refresh_source
 from feedsvc.model import Article, Catalog, Desk, Document, RawItem, Source, SourceResult, Topic
 from feedsvc.normalise import normalise
 from feedsvc.parse import ENTITIES_REFUSED, parse_feed
 from feedsvc.publish import Publisher
+from feedsvc.refresh import Refresher, fetch_and_store
 from feedsvc.render import FORMATS, FeedSpec, render
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -135,9 +136,8 @@ def run(store: Store, catalog: Catalog, fetcher: Fetcher, now: datetime) -> dict
     """One ingest of every enabled source, as ``feedsvc ingest`` does it."""
     store.sync_sources(catalog.sources.values(), now)
     enabled = [s for s in catalog.sources.values() if s.enabled]
-    return {
-        r.source_id: r for r in refresh_many(enabled, catalog, store, fetcher.fetch, lambda: now)
-    }
+    refresher = Refresher(store, fetcher.fetch, owner="test", clock=lambda: now)
+    return {r.source_id: r for r in refresher.refresh_all(enabled, catalog)}
 
 
 def snapshot(store: Store, source_id: str) -> list[tuple[str, str, str, datetime]]:
@@ -481,7 +481,7 @@ def test_external_dtd_and_xinclude_are_never_fetched(
         )
         server.route("/feed", Reply(body=body.encode()))
         source = feed_source("dtd", server.url("/feed"))
-        result = refresh_source(source, with_sources(catalog, source), store, fetcher.fetch, now)
+        result = fetch_and_store(source, with_sources(catalog, source), store, fetcher.fetch, now)
         assert server.hits("/feed") == 1
         assert server.hits("/evil.dtd") == 0
     stored = json.dumps([a.to_json() for a in store.list_articles(source="dtd", limit=None)])
@@ -548,7 +548,7 @@ def test_non_http_source_is_refused_when_configured_and_at_fetch_time(
 
     # A source that reached the fetcher another way (the API, an old database row).
     source = feed_source("odd", url)
-    result = refresh_source(source, with_sources(catalog, source), store, fetcher.fetch, now)
+    result = fetch_and_store(source, with_sources(catalog, source), store, fetcher.fetch, now)
     assert not result.ok
     assert "refused scheme" in (result.error or "")
     assert "only http and https are fetched" in (result.error or "")
@@ -1158,7 +1158,7 @@ def test_impossible_character_references_become_replacement_characters(
     reference: str, codec: str, title: str
 ) -> None:
     """Such a reference made feedparser's fallback parser raise a UnicodeEncodeError
-    or ValueError, which escaped ``refresh_source`` and stopped the whole run."""
+    or ValueError, which escaped the stages and stopped the whole run."""
     document = (
         f'<?xml version="1.0" encoding="{codec}"?>\n<rss version="2.0"><channel><title>t'
         f"</title><item><guid>g</guid><title>a {reference} b</title></item></channel></rss>"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.backoff import next_fetch_at
 from feedsvc.catalog import load_catalog
 from feedsvc.fetch import AddressPolicy, Fetcher, Limits
-from feedsvc.ingest import next_fetch_at, refresh_many, refresh_source
 from feedsvc.model import Catalog, Fetched, Source, SourceResult, Validators
+from feedsvc.refresh import Refresher, fetch_and_store
 from feedsvc.store import Store
 from servers import LoopbackServer, Reply, closed_port
 
@@ -58,7 +59,8 @@ def fetch() -> Fetcher:
 def run(store: Store, catalog: Catalog, fetch: Fetcher, now: datetime) -> list[SourceResult]:
     store.sync_sources(catalog.sources.values(), now)
     enabled = [s for s in catalog.sources.values() if s.enabled]
-    return refresh_many(enabled, catalog, store, fetch.fetch, lambda: now)
+    refresher = Refresher(store, fetch.fetch, owner="test", clock=lambda: now)
+    return list(refresher.refresh_all(enabled, catalog))
 
 
 def test_sample_catalogue_ingests(
@@ -96,10 +98,10 @@ def test_identical_body_without_validators_is_not_parsed_again(
         source = feed_source("plain", server.url("/feed"))
         catalog = with_sources(catalog, source)
         store.sync_sources(catalog.sources.values(), now)
-        first = refresh_source(source, catalog, store, fetch.fetch, now)
-        second = refresh_source(source, catalog, store, fetch.fetch, now)
+        first = fetch_and_store(source, catalog, store, fetch.fetch, now)
+        second = fetch_and_store(source, catalog, store, fetch.fetch, now)
         server.route("/feed", Reply(body=rss(("a", "Alpha"), ("b", "Beta"))))
-        third = refresh_source(source, catalog, store, fetch.fetch, now)
+        third = fetch_and_store(source, catalog, store, fetch.fetch, now)
     assert first.new == 1
     assert second.not_modified and second.status == 200
     assert third.new == 1
@@ -109,11 +111,11 @@ def test_catalogue_edit_retags_an_unchanged_body(
     store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
 ) -> None:
     wire = catalog.sources["europe-wire"]
-    refresh_source(wire, catalog, store, fetch.fetch, now)
+    fetch_and_store(wire, catalog, store, fetch.fetch, now)
     assert not any("ukraine" in a.topics for a in store.list_articles(source="europe-wire"))
     ukraine = dataclasses.replace(catalog.topics["ukraine"], match=("tariffs",))
     edited = dataclasses.replace(catalog, topics={**catalog.topics, "ukraine": ukraine})
-    result = refresh_source(wire, edited, store, fetch.fetch, now)
+    result = fetch_and_store(wire, edited, store, fetch.fetch, now)
     assert not result.not_modified and result.updated >= 1
     assert any("ukraine" in a.topics for a in store.list_articles(source="europe-wire"))
 
@@ -127,7 +129,7 @@ def test_changed_wire_file_is_updated_not_duplicated(
     seed = wire.path / "000_8566422078d4f727.txt"
     before = {a.guid: a for a in store.list_articles(source="nym-wire")}
     seed.write_bytes(seed.read_bytes().replace(b"landmark", b"historic"))
-    result = refresh_source(wire, catalog, store, fetch.fetch, now + timedelta(minutes=1))
+    result = fetch_and_store(wire, catalog, store, fetch.fetch, now + timedelta(minutes=1))
     assert (result.new, result.updated) == (0, 1)
     after = {a.guid: a for a in store.list_articles(source="nym-wire")}
     assert len(after) == len(before) == 4
@@ -143,7 +145,7 @@ def test_bad_wire_file_is_reported_and_others_are_stored(
     assert wire.path is not None
     (wire.path / "empty.txt").write_bytes(b"")
     (wire.path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    result = refresh_source(wire, catalog, store, fetch.fetch, now)
+    result = fetch_and_store(wire, catalog, store, fetch.fetch, now)
     assert result.ok and result.new == 4
     assert any(p.startswith("empty.txt: empty file") for p in result.problems)
     assert any(p.startswith("binary.txt: binary") for p in result.problems)
@@ -164,9 +166,9 @@ def test_feed_source_with_conditional_get(
         source = feed_source("remote", server.url("/feed"))
         catalog = with_sources(catalog, source)
         store.sync_sources(catalog.sources.values(), now)
-        first = refresh_source(source, catalog, store, fetch.fetch, now)
+        first = fetch_and_store(source, catalog, store, fetch.fetch, now)
         assert (first.ok, first.new) == (True, 2)
-        second = refresh_source(source, catalog, store, fetch.fetch, now + timedelta(minutes=5))
+        second = fetch_and_store(source, catalog, store, fetch.fetch, now + timedelta(minutes=5))
         assert second.ok and second.not_modified
         assert server.requests("/feed")[-1].headers.get("if-none-match") == '"v1"'
     stored = store.list_articles(source="remote")
@@ -229,7 +231,7 @@ def test_bozo_feed_keeps_the_items_that_parse(
     body = rss(("a", "Alpha"), ("b", "Beta")).replace(b"About Alpha", b"About & Alpha")
     with LoopbackServer({"/feed": Reply(body=body)}) as server:
         source = feed_source("bozo", server.url("/feed"))
-        result = refresh_source(source, with_sources(catalog, source), store, fetch.fetch, now)
+        result = fetch_and_store(source, with_sources(catalog, source), store, fetch.fetch, now)
     assert result.ok and result.new == 2
     assert result.problems
 
@@ -264,7 +266,7 @@ def test_zone_less_feed_dates_use_the_source_timezone(
     )
     with LoopbackServer({"/atom": Reply(body=body)}) as server:
         source = feed_source("brussels", server.url("/atom"), timezone="Europe/Brussels")
-        refresh_source(source, with_sources(catalog, source), store, fetch.fetch, now)
+        fetch_and_store(source, with_sources(catalog, source), store, fetch.fetch, now)
     (article,) = store.list_articles(source="brussels")
     assert article.published == datetime.fromisoformat("2025-06-23T19:09:00+00:00")
 
@@ -316,7 +318,7 @@ def test_missing_folder_is_a_source_error(
     assert wire.path is not None
     run(store, catalog, fetch, now)
     shutil.rmtree(wire.path)
-    result = refresh_source(wire, catalog, store, fetch.fetch, now)
+    result = fetch_and_store(wire, catalog, store, fetch.fetch, now)
     assert not result.ok and "folder not found" in (result.error or "")
     assert len(store.list_articles(source="europe-wire")) == 3
 
@@ -331,8 +333,8 @@ def test_an_unforeseen_crash_costs_one_source_not_the_run(
 
     store.sync_sources(catalog.sources.values(), now)
     wires = [catalog.sources["nym-wire"], catalog.sources["europe-wire"]]
-    results = {r.source_id: r for r in refresh_many(wires, catalog, store, fetch_with_a_bug,
-                                                    lambda: now)}
+    refresher = Refresher(store, fetch_with_a_bug, owner="test", clock=lambda: now)
+    results = {r.source_id: r for r in refresher.refresh_all(wires, catalog)}
     assert not results["nym-wire"].ok
     assert "internal error: RuntimeError" in (results["nym-wire"].error or "")
     assert results["europe-wire"].ok and results["europe-wire"].new == 3
@@ -348,7 +350,7 @@ def test_undated_items_keep_the_sources_order_a_second_apart(
     )
     with LoopbackServer({"/feed": Reply(body=body)}) as server:
         source = feed_source("undated", server.url("/feed"))
-        refresh_source(source, with_sources(catalog, source), store, fetch.fetch, now)
+        fetch_and_store(source, with_sources(catalog, source), store, fetch.fetch, now)
     stored = store.list_articles(source="undated")
     assert [a.title for a in stored] == ["Alpha", "Beta", "Gamma"]
     assert [a.published for a in stored] == [now - timedelta(seconds=n) for n in range(3)]

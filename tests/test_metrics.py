@@ -224,7 +224,7 @@ def test_every_ingest_log_line_names_its_source(
     with caplog.at_level(logging.INFO, logger="feedsvc"):
         for source_id in ("nym-wire", "down"):
             admin_client.post(f"/api/v1/sources/{source_id}/refresh", headers=AUTH)
-    ingest_lines = [r for r in caplog.records if r.name in ("feedsvc.ingest", "feedsvc.sources")]
+    ingest_lines = [r for r in caplog.records if r.name in ("feedsvc.refresh", "feedsvc.sources")]
     assert len(ingest_lines) >= 4
     for record in ingest_lines:
         assert record.getMessage().startswith("source="), record.getMessage()

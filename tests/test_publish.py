@@ -12,8 +12,8 @@ import pytest
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
 from feedsvc.fetch import Fetcher
-from feedsvc.ingest import refresh_source
 from feedsvc.publish import Publisher, write_if_changed
+from feedsvc.refresh import fetch_and_store
 from feedsvc.render import entry_id
 from feedsvc.store import Store
 
@@ -81,7 +81,7 @@ def test_only_touched_feeds_are_rendered_again(
     assert europe.path is not None
     article = europe.path / "101_steel_tariffs.txt"
     article.write_bytes(article.read_bytes().replace(b"steel", b"aluminium"))
-    result = refresh_source(europe, catalog, published, Fetcher().fetch, now)
+    result = fetch_and_store(europe, catalog, published, Fetcher().fetch, now)
     assert result.updated == 1
     assert "desks/europe" in result.feeds and "desks/nym" not in result.feeds
     before = bodies(published)

@@ -12,7 +12,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -24,19 +23,15 @@ from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.ingest import refresh_many
 from feedsvc.model import Catalog
 from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
+from feedsvc.refresh import Refresher, lease_owner, utcnow
 from feedsvc.sources import SourceAdmin, SourceView, format_interval, with_api_sources
 from feedsvc.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def fail(message: str, details: tuple[str, ...] = ()) -> NoReturn:
@@ -139,7 +134,9 @@ def db_upgrade(env: Environment) -> None:
 def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     """Fetch, normalise and store now: every enabled source, or the ones named.
 
-    Sources paused by an operator are left out unless named.
+    Sources paused by an operator are left out unless named. A source another
+    process is fetching right now (a running scheduler) is reported busy and
+    left to it; that is not a failure.
     """
     catalog = with_api_sources(env.catalog, env.store.api_sources())
     unknown = [s for s in source_ids if s not in catalog.sources]
@@ -153,15 +150,18 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     )
     store = env.store
     store.sync_sources(catalog.sources.values(), utcnow())
-    results = refresh_many(chosen, catalog, store, env.fetcher.fetch, utcnow)
-    for result in results:
+    refresher = Refresher(store, env.fetcher.fetch, owner=lease_owner("cli"))
+    touched: set[str] = set()
+    failed = False
+    for result in refresher.refresh_all(chosen, catalog):
         click.echo(result.line())
-    touched = frozenset().union(*(result.feeds for result in results))
+        touched |= result.feeds
+        failed = failed or result.failed
     published = env.publisher.publish(touched if store.get_state("site") else None, utcnow())
     if published.changed:
         # stdout stays one line per source (scripts read it); this goes to the log
         log.info("published: %d feed files changed", len(published.changed))
-    if not all(result.ok for result in results):
+    if failed:
         sys.exit(1)
 
 

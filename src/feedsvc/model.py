@@ -204,7 +204,11 @@ class StoreResult:
 
 @dataclass(frozen=True, slots=True)
 class SourceResult:
-    """The outcome of refreshing one source, as a value rather than an exception."""
+    """The outcome of refreshing one source, as a value rather than an exception.
+
+    ``busy``: not fetched, because another process holds the source's lease
+    (it is being fetched right now); neither a success nor a failure.
+    """
 
     source_id: str
     ok: bool
@@ -221,9 +225,17 @@ class SourceResult:
     consecutive_errors: int = 0
     max_age: timedelta | None = None
     retry_after: timedelta | None = None
+    busy: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """An error to count and show; a busy source is not one."""
+        return not self.ok and not self.busy
 
     def line(self) -> str:
         """The one line ``feedsvc ingest`` prints for this source."""
+        if self.busy:
+            return f"{self.source_id}: busy: {self.error}"
         if not self.ok:
             return f"{self.source_id}: error: {self.error}"
         if self.not_modified:

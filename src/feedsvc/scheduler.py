@@ -7,18 +7,17 @@ PostgreSQL share the sources without fetching one twice, and a restart (or a
 ``kill -9``) loses nothing but an unfinished lease, which expires.
 
 One tick: take the catalogue if the watcher saw its files change (a bad edit
-leaves the last good catalogue in force), claim due sources up to the free worker
-slots, and publish what the finished refreshes changed.
+leaves the last good catalogue in force), claim due sources up to the free
+worker slots, refresh each on the pool through ``feedsvc.refresh`` (the path
+``feedsvc ingest`` and the admin side take too), and publish what the
+finished refreshes changed. Only the per-host limit is the scheduler's own.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
@@ -30,23 +29,18 @@ from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings
 from feedsvc.errors import StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source
 from feedsvc.publish import Publisher
+from feedsvc.refresh import LEASE, FetchFunction, Lease, Refresher, lease_owner, utcnow
 from feedsvc.sources import with_api_sources
 from feedsvc.store import Store
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 HOST_BUSY_RETRY = timedelta(seconds=2)
 REMOVED_SOURCE_WAIT = timedelta(hours=1)
 HEARTBEAT_KEY = "scheduler_heartbeat"
 HEARTBEAT_EVERY = timedelta(seconds=10)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 class Scheduler:
@@ -72,13 +66,20 @@ class Scheduler:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.fetch = fetch or Fetcher(AddressPolicy(settings.allow_networks)).fetch
         self.workers = workers
         self.per_host = per_host
         self.tick_seconds = tick_seconds
         self.clock = clock
-        self.rng = rng
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = lease_owner("scheduler")
+        self.lease = lease
+        self.refresher = Refresher(
+            store,
+            fetch or Fetcher(AddressPolicy(settings.allow_networks)).fetch,
+            owner=self.owner,
+            lease=lease,
+            clock=clock,
+            rng=rng,
+        )
         self._lock = threading.Lock()
         self._running = 0
         self._hosts: dict[str, int] = {}
@@ -86,7 +87,6 @@ class Scheduler:
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self._futures: list[Future[None]] = []
-        self.lease = lease
         self._aps: BackgroundScheduler | None = None
         self.watcher = watcher or CatalogWatcher(settings.feeds_dir)
         self._file_catalog = self.watcher.poll()  # a bad catalogue stops the start here
@@ -146,13 +146,13 @@ class Scheduler:
             self._beat(now)
             with self._lock:
                 free = self.workers - self._running
-            claimed = self.store.claim_due(self.owner, now, self.lease, free)
+            claimed = self.refresher.claim_due(free)
             self.merge_api_sources()  # after the claim, so every claimed API source is known
             self._futures = [f for f in self._futures if not f.done()]
-            for source_id in claimed:
+            for lease in claimed:
                 with self._lock:
                     self._running += 1
-                self._futures.append(self._pool.submit(self._run, source_id))
+                self._futures.append(self._pool.submit(self._run, lease))
             return len(claimed)
         except StoreError:
             log.exception("tick failed; trying again next tick")
@@ -181,29 +181,26 @@ class Scheduler:
         if keys:
             self.publisher.publish(keys, self.clock())
 
-    def _run(self, source_id: str) -> None:
-        source = self.catalog.sources.get(source_id)
+    def _run(self, lease: Lease) -> None:
+        catalog = self.catalog
+        source = catalog.sources.get(lease.source_id)
         host = _host(source)
         try:
             if source is None:  # removed from the catalogue after it was claimed
-                self.store.finish(source_id, self.owner, self.clock() + REMOVED_SOURCE_WAIT)
+                self.refresher.put_back(lease, REMOVED_SOURCE_WAIT)
                 return
             if not self._take_host(host):
-                self.store.finish(source_id, self.owner, self.clock() + HOST_BUSY_RETRY)
+                self.refresher.put_back(lease, HOST_BUSY_RETRY)
                 return
             try:
-                now = self.clock()
-                result = guarded_refresh(source, self.catalog, self.store, self.fetch, now)
-                self.store.finish(
-                    source.id, self.owner, next_fetch_at(source, result, now, self.rng())
-                )
+                result = self.refresher.run(lease, source, catalog)
                 if result.feeds:
                     with self._lock:
                         self._pending |= result.feeds
             finally:
                 self._give_host(host)
         except Exception:
-            log.exception("source=%s refresh crashed; its lease will expire", source_id)
+            log.exception("source=%s refresh crashed; its lease will expire", lease.source_id)
         finally:
             with self._lock:
                 self._running -= 1

@@ -15,11 +15,9 @@ mapping of its results and errors. Errors carry the field at fault.
 from __future__ import annotations
 
 import logging
-import random
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from feedsvc.catalog import (
@@ -29,9 +27,9 @@ from feedsvc.catalog import (
     parse_interval,
 )
 from feedsvc.errors import Conflict, NotFound, ValidationError
-from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source, SourceResult
 from feedsvc.publish import Publisher
+from feedsvc.refresh import FetchFunction, Refresher, lease_owner, utcnow
 from feedsvc.store import FetchRecord, SourceHealth, Store
 
 log = logging.getLogger(__name__)
@@ -43,12 +41,6 @@ DEFAULT_EVERY = "15m"
 MAX_TITLE = 200
 MAX_URL = 2000
 MAX_ID = 100
-REFRESH_LEASE = timedelta(minutes=2)
-CRASH_RETRY = timedelta(minutes=1)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def format_interval(every: timedelta) -> str:
@@ -246,10 +238,11 @@ class SourceAdmin:
     ) -> None:
         self.store = store
         self._catalog = catalog
-        self.fetch = fetch
         self.publisher = publisher
         self.clock = clock
-        self.owner = f"admin:{uuid.uuid4().hex[:8]}"
+        self.refresher = (
+            Refresher(store, fetch, owner=lease_owner("admin"), clock=clock) if fetch else None
+        )
 
     def catalog(self) -> Catalog:
         return self._catalog()
@@ -336,28 +329,21 @@ class SourceAdmin:
     def refresh(self, source_id: str) -> SourceResult:
         """Fetch one source now (paused or not) and publish what it changed.
 
-        The refresh takes the source's lease like a scheduler would, so it never
-        runs beside a scheduled fetch of the same source, and sets its next
-        scheduled time from the result.
+        Through ``feedsvc.refresh`` like every refresh: it takes the source's
+        lease, so it never runs beside a scheduled fetch of the same source
+        (Conflict while one runs), and sets its next scheduled time.
         """
-        if self.fetch is None or self.publisher is None:
+        if self.refresher is None or self.publisher is None:
             raise RuntimeError("SourceAdmin was built without a fetcher or publisher")
         catalog = self.merged()
         source = self.get(source_id)
         problem = self.problem(source)
         if problem:
             raise Conflict(f"source {source_id!r} cannot be refreshed: {problem}")
-        now = self.clock()
         self._register(source_id)
-        if not self.store.claim_source(source_id, self.owner, now, REFRESH_LEASE):
+        result = self.refresher.refresh(source, catalog)
+        if result.busy:
             raise Conflict(f"source {source_id!r} is being fetched right now; try again shortly")
-        try:
-            result = guarded_refresh(source, catalog, self.store, self.fetch, now)
-        except BaseException:
-            self.store.finish(source_id, self.owner, now + CRASH_RETRY)  # give the lease back
-            raise
-        due = next_fetch_at(source, result, now, random.random())
-        self.store.finish(source_id, self.owner, due)
         if result.feeds:
             self.publisher(catalog).publish(result.feeds, self.clock())
         log.info("source=%s refreshed by an operator: %s", source_id, result.line())

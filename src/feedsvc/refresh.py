@@ -1,0 +1,250 @@
+"""Refreshing a source: the one use case the scheduler, the admin side and ``feedsvc ingest`` share.
+
+A refresh claims the source's lease in the database, fetches, parses,
+normalises and stores, works out the next fetch time, gives the lease back,
+and returns a ``SourceResult`` whose ``feeds`` are what the caller publishes.
+The lease is what keeps two processes (two schedulers, a scheduler and the
+command line, a scheduler and an operator's refresh) from fetching one source
+at once: a source leased elsewhere is not fetched and comes back *busy*, which
+every caller reports as such.
+
+The scheduler claims due sources in bulk (``claim_due``), then runs each
+lease through ``run``: the same path ``refresh`` takes after claiming one
+source. A source that fails is recorded and reported, never raised into the
+caller's loop, so one hostile or broken source cannot stop the others or lose
+what they brought. The fetcher and the clock are passed in, so tests drive the
+whole path with real servers and a fixed time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from feedsvc.backoff import next_fetch_at
+from feedsvc.errors import FetchError, SourceError, StoreError
+from feedsvc.extract import bylines, content_digest, normalise_all, parse_fetched
+from feedsvc.model import Catalog, Fetched, Source, SourceResult, Validators
+from feedsvc.store import Store
+
+log = logging.getLogger(__name__)
+
+FetchFunction = Callable[[Source, Validators], Fetched]
+
+LEASE = timedelta(minutes=5)
+"""How long a claim keeps others away: far longer than a fetch (its deadline is
+30 s) and its store, and short enough that a killed process costs little."""
+CRASH_RETRY = timedelta(minutes=1)
+BUSY = "being fetched by another process"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def lease_owner(role: str) -> str:
+    """A lease holder's name, unique per process and readable in the database."""
+    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A source claimed by a ``Refresher``; ``run`` or ``put_back`` gives it back."""
+
+    source_id: str
+
+
+class Refresher:
+    """Claims, refreshes and schedules sources on behalf of one lease ``owner``."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetch: FetchFunction,
+        *,
+        owner: str,
+        lease: timedelta = LEASE,
+        clock: Callable[[], datetime] = utcnow,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.fetch = fetch
+        self.owner = owner
+        self.lease = lease
+        self.clock = clock
+        self.rng = rng
+
+    # -- one source, or several, on demand (command line, admin) -----------------
+
+    def refresh(self, source: Source, catalog: Catalog) -> SourceResult:
+        """Claim ``source`` (due or not, paused or not) and refresh it; busy if leased."""
+        lease = self.claim(source.id)
+        if lease is None:
+            return self._not_claimed(source.id)
+        return self.run(lease, source, catalog)
+
+    def refresh_all(self, sources: Iterable[Source], catalog: Catalog) -> Iterator[SourceResult]:
+        """Each source in turn, whatever the others did; results as they come."""
+        for source in sources:
+            yield self.refresh(source, catalog)
+
+    # -- claims ---------------------------------------------------------------------
+
+    def claim(self, source_id: str) -> Lease | None:
+        """The source's lease, or None while another process holds it."""
+        if self.store.claim_source(source_id, self.owner, self.clock(), self.lease):
+            return Lease(source_id)
+        return None
+
+    def claim_due(self, limit: int) -> list[Lease]:
+        """Up to ``limit`` due sources at once (the scheduler's way of claiming)."""
+        return [
+            Lease(source_id)
+            for source_id in self.store.claim_due(self.owner, self.clock(), self.lease, limit)
+        ]
+
+    def put_back(self, lease: Lease, wait: timedelta) -> None:
+        """Give a lease back unfetched; the source is due again after ``wait``."""
+        self._finish(lease, self.clock() + wait)
+
+    # -- the refresh itself ---------------------------------------------------------
+
+    def run(self, lease: Lease, source: Source, catalog: Catalog) -> SourceResult:
+        """Fetch and store a claimed source, set its next fetch time, give the lease back."""
+        if lease.source_id != source.id:
+            raise ValueError(f"lease for {lease.source_id!r} used for {source.id!r}")
+        now = self.clock()
+        try:
+            result = fetch_and_store(source, catalog, self.store, self.fetch, now)
+        except BaseException:  # interrupted: due again soon, not after a full lease
+            self._finish(lease, now + CRASH_RETRY)
+            raise
+        self._finish(lease, next_fetch_at(source, result, now, self.rng()))
+        return result
+
+    def _finish(self, lease: Lease, due: datetime) -> None:
+        try:
+            self.store.finish(lease.source_id, self.owner, due)
+        except StoreError:
+            # what was fetched is stored; only the schedule is lost, and the lease expires
+            log.exception("source=%s could not give its lease back", lease.source_id)
+
+    def _not_claimed(self, source_id: str) -> SourceResult:
+        if self.store.source_state(source_id) is None:
+            return SourceResult(
+                source_id, ok=False, error="not registered in the database (removed meanwhile?)"
+            )
+        log.info("source=%s outcome=busy", source_id)
+        return SourceResult(source_id, ok=False, busy=True, error=BUSY)
+
+
+def fetch_and_store(
+    source: Source,
+    catalog: Catalog,
+    store: Store,
+    fetch: FetchFunction,
+    now: datetime,
+) -> SourceResult:
+    """The stages for one source, for a caller holding its lease; never raises an Exception.
+
+    Every input the stages know to be bad is a SourceError or StoreError and
+    comes back as a failed result; a bug no stage foresaw is caught too, so it
+    costs one source, not the run.
+    """
+    try:
+        return _stages(source, catalog, store, fetch, now)
+    except Exception as exc:
+        log.exception("source=%s outcome=crash", source.id)
+        message = f"internal error: {type(exc).__name__}: {exc}"[:300]
+        try:
+            store.record_failure(source.id, message, None, now)
+        except StoreError:
+            log.exception("source=%s could not record its failure", source.id)
+        return SourceResult(source.id, ok=False, error=message)
+
+
+def _stages(
+    source: Source, catalog: Catalog, store: Store, fetch: FetchFunction, now: datetime
+) -> SourceResult:
+    started = time.monotonic()
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    state = store.source_state(source.id)
+    validators = state.validators if state else Validators()
+    status: int | None = None
+    try:
+        fetched = fetch(source, validators)
+        status = fetched.status
+        if fetched.not_modified:
+            store.record_not_modified(source.id, status, now, elapsed_ms())
+            log.info("source=%s outcome=not_modified status=%s", source.id, status)
+            return SourceResult(
+                source.id, ok=True, not_modified=True, status=status, max_age=fetched.max_age
+            )
+        digest = content_digest(fetched, source, catalog)
+        if state is not None and state.content_digest == digest:
+            # the same bytes under the same rules: parsing again would store nothing
+            store.record_not_modified(
+                source.id, status, now, elapsed_ms(), validators=fetched.validators
+            )
+            log.info("source=%s outcome=unchanged status=%s", source.id, status)
+            return SourceResult(
+                source.id, ok=True, not_modified=True, status=status, max_age=fetched.max_age
+            )
+        parsed = parse_fetched(fetched, source, bylines(catalog))
+        articles, problems = normalise_all(parsed.items, source, catalog, now)
+        stored = store.save_batch(
+            source.id, articles, fetched.validators, status, now, elapsed_ms(), digest
+        )
+    except (SourceError, StoreError) as exc:
+        retry_after = None
+        if isinstance(exc, FetchError):
+            status = exc.status or status
+            retry_after = exc.retry_after
+        message = str(exc) or type(exc).__name__
+        try:
+            store.record_failure(source.id, message, status, now, elapsed_ms())
+        except StoreError:
+            log.exception("source=%s could not record its failure", source.id)
+        log.warning("source=%s outcome=error status=%s error=%s", source.id, status, message)
+        return SourceResult(
+            source.id,
+            ok=False,
+            error=message,
+            status=status,
+            consecutive_errors=(state.error_count if state else 0) + 1,
+            retry_after=retry_after,
+        )
+    all_problems = (*parsed.problems, *problems)
+    log.info(
+        "source=%s outcome=ok status=%s new=%d updated=%d unchanged=%d merged=%d problems=%d",
+        source.id,
+        status,
+        stored.new,
+        stored.updated,
+        stored.unchanged,
+        stored.merged,
+        len(all_problems),
+    )
+    return SourceResult(
+        source.id,
+        ok=True,
+        new=stored.new,
+        updated=stored.updated,
+        unchanged=stored.unchanged,
+        merged=stored.merged,
+        problems=all_problems,
+        changed_ids=stored.changed_ids,
+        feeds=stored.feeds,
+        status=status,
+        max_age=fetched.max_age,
+    )
