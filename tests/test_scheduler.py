@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from ipaddress import ip_network
-from pathlib import Path
 
 import pytest
 
 from feedsvc.config import Settings
 from feedsvc.scheduler import Scheduler
 from feedsvc.store import Store
+from schedule_support import add_source, rss
 from servers import LoopbackServer, Reply
 
 LOOPBACK = (ip_network("127.0.0.0/8"),)
@@ -30,27 +30,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-def rss(*titles: str) -> bytes:
-    items = "".join(
-        f"<item><title>{t}</title><link>https://news.example/{t}</link><guid>{t}</guid>"
-        "<pubDate>Mon, 23 Jun 2025 19:09:00 +0000</pubDate></item>"
-        for t in titles
-    )
-    return (
-        f"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
-        f"<link>https://news.example/</link><description>d</description>{items}"
-        "</channel></rss>"
-    ).encode()
-
-
-def add_source(feeds_dir: Path, source_id: str, url: str, every: str = "1m") -> None:
-    path = feeds_dir / "sources.toml"
-    path.write_text(
-        path.read_text() + f'\n[{source_id}]\nkind = "feed"\nurl = "{url}"\n'
-        f'desk = "nym"\nevery = "{every}"\n'
-    )
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from feedsvc.schema import articles, fetches, items, state
 from polling import wait_for
+from schedule_support import add_source, rss
 from servers import LoopbackServer, Reply
 
 pytestmark = pytest.mark.slow
@@ -60,27 +61,6 @@ def stop(process: subprocess.Popen[str]) -> str:
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
-
-
-def rss(*titles: str) -> bytes:
-    entries = "".join(
-        f"<item><title>{t}</title><link>https://news.example/{t}</link><guid>{t}</guid>"
-        "<pubDate>Mon, 23 Jun 2025 19:09:00 +0000</pubDate></item>"
-        for t in titles
-    )
-    return (
-        f"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
-        f"<link>https://news.example/</link><description>d</description>{entries}"
-        "</channel></rss>"
-    ).encode()
-
-
-def add_source(feeds_dir: Path, source_id: str, url: str, every: str) -> None:
-    path = feeds_dir / "sources.toml"
-    path.write_text(
-        path.read_text() + f'\n[{source_id}]\nkind = "feed"\nurl = "{url}"\n'
-        f'desk = "nym"\nevery = "{every}"\n'
-    )
 
 
 def test_serve_fills_the_feeds_and_follows_a_changing_source(
