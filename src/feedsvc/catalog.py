@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feedsvc.errors import ConfigError
 from feedsvc.model import Catalog, Desk, Source, Topic
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ID_REGEX = "[a-z0-9][a-z0-9-]*"
+"""An id of a desk, topic or source; always matched whole, so ``"a\\n"`` is not one."""
+ID_PATTERN = re.compile(ID_REGEX)
 INTERVAL_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600}
 DEFAULT_EVERY = "15m"
@@ -143,7 +145,7 @@ def _build(
     built: dict[str, Any] = {}
     for key, table in data.items():
         where = f"{path} [{key}]"
-        if not ID_PATTERN.match(key):
+        if not ID_PATTERN.fullmatch(key):
             problems.add(where, "bad id: use lower-case letters, digits and '-'")
             continue
         if not isinstance(table, dict):

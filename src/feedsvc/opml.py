@@ -169,7 +169,7 @@ def _slug_url(url: str) -> str:
 
 
 def _unique_id(base: str, taken: set[str]) -> str:
-    base = base if ID_PATTERN.match(base) else f"feed-{base}".strip("-")
+    base = base if ID_PATTERN.fullmatch(base) else _slug(base) or "feed"
     candidate, n = base, 2
     while candidate in taken:
         candidate = f"{base}-{n}"
