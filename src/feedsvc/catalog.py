@@ -46,6 +46,15 @@ def parse_interval(text: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def format_interval(every: timedelta) -> str:
+    """The inverse of ``parse_interval``: 900 s → ``"15m"``."""
+    seconds = every.total_seconds()
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
+
+
 def check_feed_url(url: object) -> str:
     """Syntax and scheme only; the address policy is applied again at fetch time."""
     if not isinstance(url, str) or not url.strip():
