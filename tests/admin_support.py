@@ -7,6 +7,7 @@ real app over a real socket; stopping it joins the thread.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -15,12 +16,28 @@ from types import TracebackType
 from typing import TypeVar
 
 from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from conftest import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 T = TypeVar("T")
+
+
+def csrf_of(page: bytes) -> str:
+    match = CSRF.search(page.decode())
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def log_in(client: FlaskClient) -> str:
+    """Log in through the admin form; returns the session's CSRF token."""
+    token = csrf_of(client.get("/admin/login").data)
+    response = client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert response.status_code == 302
+    return csrf_of(client.get("/admin/").data)
 
 
 def rss(*slugs: str, title: str = "Loopback news") -> bytes:

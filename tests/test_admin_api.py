@@ -144,6 +144,9 @@ BAD_NEW = [
     ({"id": "Bad Id"}, 400, "id", "bad id"),
     ({"id": ""}, 400, "id", "id is required"),
     ({"id": "x" * 101}, 400, "id", "at most 100"),
+    ({"id": "a\n"}, 400, "id", "bad id"),
+    ({"topics": ["trade"] * 51}, 400, "topics", "at most 50"),
+    ({"timezone": None}, 400, "timezone", "time zone name"),
     ({"kind": "files"}, 400, "kind", "only 'feed'"),
     ({"colour": "red"}, 400, "colour", "unknown field"),
     ({"id": "nym-wire"}, 409, "id", "already taken (by feeds/sources.toml)"),
@@ -208,6 +211,9 @@ BAD_PATCH = [
     ({"id": "renamed"}, 400, "id"),
     ({"kind": "files"}, 400, "kind"),
     ({"paused": True}, 400, "paused"),
+    ({"url": None}, 400, "url"),
+    ({"enabled": None}, 400, "enabled"),
+    ({"title": "x" * 201}, 400, "title"),
 ]
 
 
@@ -424,6 +430,8 @@ BAD_ARTICLE_QUERIES = [
     ("offset=-1", "offset"),
     ("offset=1.5", "offset"),
     ("q=" + "x" * 201, "q"),
+    ("offset=9223372036854775808", "offset"),
+    ("desk=" + "x" * 101, "desk"),
 ]
 
 

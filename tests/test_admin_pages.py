@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 
-from admin_support import AUTH, LiveApp, rss
+from admin_support import AUTH, LiveApp, csrf_of, log_in, rss
 from conftest import ADMIN_TOKEN
 from feedsvc.store import Store
 from servers import LoopbackServer, Reply
@@ -29,23 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(page: bytes) -> str:
-    match = CSRF.search(page.decode())
-    assert match, "the page has no CSRF token"
-    return match.group(1)
-
-
-def log_in(client: FlaskClient) -> str:
-    """Log in through the form; returns the session's CSRF token."""
-    token = csrf_of(client.get("/admin/login").data)
-    response = client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf_token": token})
-    assert response.status_code == 302
-    return csrf_of(client.get("/admin/").data)
-
-
 @pytest.fixture
 def feed_server() -> Iterator[LoopbackServer]:
     with LoopbackServer({"/feed.rss": Reply(body=rss("one", "two"), etag='"v1"')}) as server:

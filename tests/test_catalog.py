@@ -108,6 +108,11 @@ BAD_EDITS = [
     ),
     (
         "sources.toml",
+        '["x14\\n"]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\n',
+        "]: bad id",  # an id is matched whole: a trailing newline is not allowed
+    ),
+    (
+        "sources.toml",
         '[x12]\nkind = "feed"\nurl = "https://a.example/f"\n',
         "sources.toml [x12] desk: missing",
     ),

@@ -256,10 +256,25 @@ def test_opml_export_then_import_round_trips(
     assert (brief["id"], brief["every"], brief["topics"]) == ("brief", "30m", ["trade"])
 
 
+def test_opml_ids_that_are_not_ids_become_slugs(cli: CliRunner, tmp_path: Path) -> None:
+    """An id is matched whole: a feedsvcId with a newline is slugged, never taken as it is."""
+    path = tmp_path / "ids.opml"
+    path.write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="A" xmlUrl="https://a.example/rss" category="/nym" feedsvcId="news&#10;" />'
+        '<outline text="B" xmlUrl="https://b.example/rss" category="/nym" feedsvcId="Big News" />'
+        "</body></opml>"
+    )
+    out = run(cli, "opml", "import", str(path))
+    assert "added news: https://a.example/rss" in out
+    assert "added big-news: https://b.example/rss" in out
+
+
 def test_the_admin_core_imports_no_web_or_command_line_package() -> None:
     code = (
         "import sys\n"
         "import feedsvc.sources, feedsvc.opml, feedsvc.telemetry, feedsvc.store\n"
+        "import feedsvc.admin_models\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn'})\n"
         "print(','.join(bad))\n"

@@ -14,13 +14,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine
 
 from admin_support import AUTH, free_port, rss, wait_for
+from feedsvc import telemetry
 from feedsvc.config import Settings
 from feedsvc.store import Store
-from feedsvc.telemetry import FETCH_DURATION, labels, observe, render
+from feedsvc.telemetry import FETCH_DURATION, FETCHES, labels, observe, parse_labels, render
 from feedsvc.web import create_app
 from servers import LoopbackServer, Reply
 
@@ -136,6 +141,17 @@ def test_histogram_rendering_is_cumulative() -> None:
     assert labels(source='a"b\\c\nd') == 'source="a\\"b\\\\c\\nd"'
 
 
+@given(st.text(max_size=30), st.text(max_size=10))
+def test_stored_label_text_reads_back_as_it_was_counted(source: str, outcome: str) -> None:
+    """Rows keep their labels as text; what a scrape shows is the label set counted."""
+    assert parse_labels(labels(source=source, outcome=outcome)) == {
+        "source": source,
+        "outcome": outcome,
+    }
+    text = render(telemetry.count(FETCHES, 2, source=source, outcome=outcome))
+    assert value(text, "feedsvc_fetches_total", source=source, outcome=outcome) == 2
+
+
 @pytest.mark.slow
 def test_metrics_under_gunicorn_with_two_workers(
     published: Store, settings: Settings, db_url: str, tmp_path: Path
@@ -192,6 +208,18 @@ def test_metrics_under_gunicorn_with_two_workers(
         process.terminate()
         output = process.communicate(timeout=30)[0]
     assert "Traceback" not in output, output
+
+
+def test_metrics_say_503_while_the_database_is_away(
+    client: FlaskClient, app: Flask, tmp_path: Path
+) -> None:
+    assert client.get("/feeds/all.rss").status_code == 200  # a request waiting to be flushed
+    store = app.extensions["feedsvc.store"]
+    store.engine.dispose()
+    store.engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'gone.sqlite3'}")
+    response = client.get("/metrics")
+    assert response.status_code == 503
+    assert response.get_data(as_text=True).startswith("database unavailable")
 
 
 def test_readyz_checks_the_scheduler_heartbeat(client: FlaskClient, published: Store) -> None:

@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feedsvc.errors import ConfigError
 from feedsvc.model import Catalog, Desk, Source, Topic
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ID_REGEX = "[a-z0-9][a-z0-9-]*"
+"""An id of a desk, topic or source; always matched whole, so ``"a\\n"`` is not one."""
+ID_PATTERN = re.compile(ID_REGEX)
 INTERVAL_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600}
 DEFAULT_EVERY = "15m"
@@ -42,6 +44,15 @@ def parse_interval(text: object) -> timedelta:
     if seconds < 1:
         raise ValueError(f"bad interval {text!r}: at least 1s")
     return timedelta(seconds=seconds)
+
+
+def format_interval(every: timedelta) -> str:
+    """The inverse of ``parse_interval``: 900 s → ``"15m"``."""
+    seconds = every.total_seconds()
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
 
 
 def check_feed_url(url: object) -> str:
@@ -143,7 +154,7 @@ def _build(
     built: dict[str, Any] = {}
     for key, table in data.items():
         where = f"{path} [{key}]"
-        if not ID_PATTERN.match(key):
+        if not ID_PATTERN.fullmatch(key):
             problems.add(where, "bad id: use lower-case letters, digits and '-'")
             continue
         if not isinstance(table, dict):

@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from feedsvc.catalog import load_catalog
+from feedsvc.catalog import format_interval, load_catalog
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
@@ -27,7 +27,7 @@ from feedsvc.model import Catalog
 from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
 from feedsvc.refresh import Refresher, lease_owner, utcnow
-from feedsvc.sources import SourceAdmin, SourceView, format_interval, with_api_sources
+from feedsvc.sources import SourceAdmin, SourceView, with_api_sources
 from feedsvc.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])

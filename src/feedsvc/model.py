@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
 SourceKind = Literal["feed", "files"]
 
@@ -142,7 +144,7 @@ class ParsedFeed:
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """The one clean model every source is normalised into (see DESIGN.md).
+    """The one clean model every source is normalised into (see docs/architecture.md).
 
     ``dated`` is False when the source gave no time: ``published`` is then the
     first-seen time, which the store keeps instead of overwriting on refresh.
@@ -167,26 +169,45 @@ class Article:
     fingerprint: str = ""
 
     def to_json(self) -> dict[str, object]:
-        """The contract's article JSON (DESIGN.md, "The article model")."""
-        return {
-            "id": self.id,
-            "source": self.source,
-            "guid": self.guid,
-            "url": self.url,
-            "title": self.title,
-            "summary": self.summary,
-            "content_html": self.content_html,
-            "author": self.author,
-            "desk": self.desk,
-            "topics": list(self.topics),
-            "published": _iso(self.published),
-            "updated": _iso(self.updated),
-            "language": self.language,
-        }
+        """The contract's article JSON (``feedsvc articles --json``, the admin API)."""
+        return ArticleJson.model_validate(self).model_dump(mode="json")
 
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+UtcTime = Annotated[
+    datetime,
+    PlainSerializer(_iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A time as the JSON the service answers writes it: UTC, whole seconds, ``…Z``."""
+
+
+class ArticleJson(BaseModel):
+    """The article JSON's one definition; its fields are the Article's, by name."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_serialization_defaults_required=True,
+    )
+
+    id: str
+    source: str
+    guid: str
+    url: str | None
+    title: str
+    summary: str
+    content_html: str
+    author: str | None
+    desk: str
+    topics: list[str]
+    published: UtcTime
+    updated: UtcTime
+    language: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,10 @@ from xml.sax.saxutils import escape, quoteattr
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
-from feedsvc.catalog import ID_PATTERN, check_feed_url
+from feedsvc.admin_models import MAX_TITLE
+from feedsvc.catalog import ID_PATTERN, check_feed_url, format_interval
 from feedsvc.errors import ParseError
 from feedsvc.model import Catalog, Source
-from feedsvc.sources import format_interval
 
 MAX_OPML_BYTES = 5 * 1024 * 1024
 MAX_ID_LENGTH = 60
@@ -108,7 +108,7 @@ def read_opml(
             "topics": topics,
         }
         if label.strip():
-            payload["title"] = label.strip()[:200]
+            payload["title"] = label.strip()[:MAX_TITLE]
         candidates.append(Candidate(payload, where))
     return OpmlPlan(tuple(candidates), tuple(skipped))
 
@@ -169,7 +169,7 @@ def _slug_url(url: str) -> str:
 
 
 def _unique_id(base: str, taken: set[str]) -> str:
-    base = base if ID_PATTERN.match(base) else f"feed-{base}".strip("-")
+    base = base if ID_PATTERN.fullmatch(base) else _slug(base) or "feed"
     candidate, n = base, 2
     while candidate in taken:
         candidate = f"{base}-{n}"

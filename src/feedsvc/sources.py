@@ -15,17 +15,11 @@ mapping of its results and errors. Errors carry the field at fault.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from feedsvc.catalog import (
-    ID_PATTERN,
-    check_feed_url,
-    check_timezone,
-    parse_interval,
-)
+from feedsvc.admin_models import CATALOG_FILE, NewSource, SourcePatch, checked
 from feedsvc.errors import Conflict, NotFound, ValidationError
 from feedsvc.model import Catalog, Source, SourceResult
 from feedsvc.publish import Publisher
@@ -34,76 +28,40 @@ from feedsvc.store import FetchRecord, SourceHealth, Store
 
 log = logging.getLogger(__name__)
 
-CATALOG_FILE = "feeds/sources.toml"
-CREATE_FIELDS = ("id", "kind", "url", "desk", "every", "timezone", "topics", "enabled", "title")
-EDIT_FIELDS = ("url", "desk", "every", "timezone", "topics", "enabled", "title")
-DEFAULT_EVERY = "15m"
-MAX_TITLE = 200
-MAX_URL = 2000
-MAX_ID = 100
-
-
-def format_interval(every: timedelta) -> str:
-    """The catalogue's notation back from a timedelta: 900 s → ``"15m"``."""
-    seconds = every.total_seconds()
-    for unit, size in (("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
 
 
 # -- validation ------------------------------------------------------------------
 
 
 def validate_new(payload: object, catalog: Catalog) -> Source:
-    """An API payload → a Source of origin ``api``; ValidationError names the bad field.
+    """A payload (API JSON, the add form, the command line) → a Source of origin ``api``.
 
-    Only ``kind = "feed"`` is accepted: a folder on the server's disk is for the
-    operator's file to name, never for a remote caller.
+    The shape is ``NewSource``'s; then its desk and topics must be the
+    catalogue's. A ValidationError names the field at fault.
     """
-    data = _object(payload)
-    _known_fields(data, CREATE_FIELDS)
-    source_id = data.get("id")
-    if not isinstance(source_id, str) or not source_id:
-        raise ValidationError("id is required: lower-case letters, digits and '-'", "id")
-    if len(source_id) > MAX_ID or not ID_PATTERN.match(source_id):
-        raise ValidationError(
-            f"bad id {source_id!r}: use lower-case letters, digits and '-' "
-            f"(at most {MAX_ID} characters)",
-            "id",
-        )
-    kind = data.get("kind", "feed")
-    if kind != "feed":
-        raise ValidationError(
-            f"kind {kind!r} cannot be added here: only 'feed' sources; folders of wire "
-            f"articles are configured in {CATALOG_FILE}",
-            "kind",
-        )
-    if "url" not in data:
-        raise ValidationError("url is required", "url")
-    if "desk" not in data:
-        raise ValidationError("desk is required", "desk")
-    base = Source(
-        id=source_id,
-        kind="feed",
-        desk="",
-        every=parse_interval(DEFAULT_EVERY),
-        url="",
-        origin="api",
-    )
-    return _apply(base, data, catalog)
+    source = checked(NewSource, payload).source()
+    _check_catalog(catalog, source.desk, source.topics)
+    return source
 
 
 def validate_edit(source: Source, payload: object, catalog: Catalog) -> Source:
-    """A partial update (PATCH) of an API source; only the fields given change."""
+    """A partial update (PATCH, the edit form) of an API source; only the fields given change."""
     if source.origin != "api":
         raise managed_by_file(source.id)
-    data = _object(payload)
-    for name in ("id", "kind"):
-        if name in data:
-            raise ValidationError(f"{name} cannot be changed; add a new source instead", name)
-    _known_fields(data, EDIT_FIELDS)
-    return _apply(source, data, catalog)
+    patch = checked(SourcePatch, payload)
+    _check_catalog(catalog, patch.desk, patch.topics or ())
+    return patch.apply(source)
+
+
+def _check_catalog(catalog: Catalog, desk: str | None, topics: Iterable[str]) -> None:
+    """The desk and topics named must be the catalogue's (those not named are not checked)."""
+    if desk is not None and desk not in catalog.desks:
+        known = ", ".join(sorted(catalog.desks))
+        raise ValidationError(f"unknown desk {desk!r} (known: {known})", "desk")
+    for topic in topics:
+        if topic not in catalog.topics:
+            known = ", ".join(sorted(catalog.topics))
+            raise ValidationError(f"unknown topic {topic!r} (known: {known})", "topics")
 
 
 def managed_by_file(source_id: str) -> Conflict:
@@ -111,68 +69,6 @@ def managed_by_file(source_id: str) -> Conflict:
         f"source {source_id!r} is managed by {CATALOG_FILE}: edit or remove it there; "
         "the admin API and `feedsvc sources` may only pause, resume or refresh it"
     )
-
-
-def _object(payload: object) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise ValidationError("expected a JSON object")
-    return payload
-
-
-def _known_fields(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    allowed = tuple(allowed)
-    for name in data:
-        if name not in allowed:
-            raise ValidationError(
-                f"unknown field {name!r} (known: {', '.join(allowed)})", str(name)
-            )
-
-
-def _apply(source: Source, data: Mapping[str, Any], catalog: Catalog) -> Source:
-    changes: dict[str, Any] = {}
-    if "url" in data:
-        url = data["url"]
-        if isinstance(url, str) and len(url) > MAX_URL:
-            raise ValidationError(f"bad URL: longer than {MAX_URL} characters", "url")
-        changes["url"] = _checked("url", check_feed_url, url)
-    if "desk" in data:
-        desk = data["desk"]
-        if not isinstance(desk, str) or desk not in catalog.desks:
-            known = ", ".join(sorted(catalog.desks))
-            raise ValidationError(f"unknown desk {desk!r} (known: {known})", "desk")
-        changes["desk"] = desk
-    if "every" in data:
-        changes["every"] = _checked("every", parse_interval, data["every"])
-    if "timezone" in data:
-        changes["timezone"] = _checked("timezone", check_timezone, data["timezone"])
-    if "topics" in data:
-        topics = data["topics"]
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise ValidationError("expected a list of topic ids", "topics")
-        for topic in topics:
-            if topic not in catalog.topics:
-                known = ", ".join(sorted(catalog.topics))
-                raise ValidationError(f"unknown topic {topic!r} (known: {known})", "topics")
-        changes["topics"] = tuple(dict.fromkeys(topics))
-    if "enabled" in data:
-        if not isinstance(data["enabled"], bool):
-            raise ValidationError("expected true or false", "enabled")
-        changes["enabled"] = data["enabled"]
-    if "title" in data:
-        title = data["title"]
-        if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE):
-            raise ValidationError(
-                f"expected a string of at most {MAX_TITLE} characters, or null", "title"
-            )
-        changes["title"] = (title.strip() or None) if title is not None else None
-    return replace(source, **changes)
-
-
-def _checked(field: str, check: Callable[[object], Any], value: object) -> Any:
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise ValidationError(str(exc), field) from None
 
 
 # -- the catalogue with the API's sources -------------------------------------------

@@ -5,24 +5,32 @@ schedulers, the command line. An in-memory counter would show whichever worker
 a scrape happened to reach, and fetches happen in the scheduler, not the web
 tier. So counters live in the ``metrics`` table: each process adds to its rows
 with an upsert (the store does it in the same transaction that logs a fetch)
-and ``/metrics`` renders the sums. Histograms keep one row per bucket (not
+and ``/metrics`` shows the sums. Histograms keep one row per bucket (not
 cumulative, so an observation touches one row) plus ``_sum`` and ``_count``;
-rendering makes the buckets cumulative as Prometheus expects.
+``families`` makes the buckets cumulative as Prometheus expects.
 
-This module is pure: it names the metrics, turns observations into row
-increments, and renders the text exposition format (version 0.0.4).
+This module does no I/O: it names the metrics, turns observations into row
+increments, and turns rows (and gauges read at scrape time) back into
+prometheus_client metric families. ``StoredMetrics`` is the prometheus_client
+collector over them; prometheus_client writes the text format.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric as Family
+from prometheus_client.registry import Collector
 
 Increment = tuple[str, str, float]
 """(metric row name, rendered labels, amount to add)."""
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""What ``generate_latest`` writes (the classic text format)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,7 @@ def _join(*parts: str) -> str:
 
 
 def _number(value: float) -> str:
+    """A bucket bound as the ``le`` label of its rows: ``5``, ``0.05``, ``+Inf``."""
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     if value == int(value) and abs(value) < 1e15:
@@ -127,59 +136,86 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_UNESCAPE = {"\\\\": "\\", "\\n": "\n", '\\"': '"'}
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """The inverse of ``labels``: a stored row's label text back into a label set."""
+    return {
+        name: re.sub(r"\\.", lambda m: _UNESCAPE.get(m.group(0), m.group(0)), value)
+        for name, value in _LABEL.findall(text)
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Gauge:
     """A value read at scrape time (from the database), not stored as a counter."""
 
     metric: Metric
-    samples: Sequence[tuple[str, float]]  # (rendered labels, value)
+    samples: Sequence[tuple[Mapping[str, str], float]]  # (label set, value)
 
 
-def render(rows: Iterable[Increment], gauges: Sequence[Gauge] = ()) -> str:
-    """The text exposition of the stored rows (every known metric, even at zero) and gauges."""
+def families(rows: Iterable[Increment], gauges: Sequence[Gauge] = ()) -> list[Family]:
+    """The stored rows (every known metric, even at zero) and the gauges, as metric families."""
     values: dict[str, dict[str, float]] = {}
     for name, label_text, value in rows:  # rows of one key add up
         by_labels = values.setdefault(name, {})
         by_labels[label_text] = by_labels.get(label_text, 0.0) + value
-    lines: list[str] = []
+    found: list[Family] = []
     for metric in STORED:
-        lines += _header(metric)
         if metric.kind == "histogram":
-            lines += _histogram(metric, values)
+            found.append(_histogram(metric, values))
         else:
+            family = Family(metric.name.removesuffix("_total"), metric.help, metric.kind)
             for label_text, value in sorted(values.get(metric.name, {}).items()):
-                lines.append(_sample(metric.name, label_text, value))
+                family.add_sample(metric.name, parse_labels(label_text), value)
+            found.append(family)
     for gauge in gauges:
-        lines += _header(gauge.metric)
-        for label_text, value in gauge.samples:
-            lines.append(_sample(gauge.metric.name, label_text, value))
-    return "\n".join(lines) + "\n"
+        family = Family(gauge.metric.name, gauge.metric.help, gauge.metric.kind)
+        for label_set, value in gauge.samples:
+            family.add_sample(gauge.metric.name, dict(label_set), value)
+        found.append(family)
+    return found
 
 
-def _header(metric: Metric) -> list[str]:
-    return [f"# HELP {metric.name} {metric.help}", f"# TYPE {metric.name} {metric.kind}"]
-
-
-def _sample(name: str, label_text: str, value: float) -> str:
-    shown = _number(value) if math.isinf(value) or value == int(value) else repr(value)
-    return f"{name}{{{label_text}}} {shown}" if label_text else f"{name} {shown}"
-
-
-def _histogram(metric: Metric, values: Mapping[str, Mapping[str, float]]) -> list[str]:
+def _histogram(metric: Metric, values: Mapping[str, Mapping[str, float]]) -> Family:
     """Cumulative buckets per label set; a histogram never observed shows zeros."""
     buckets = values.get(metric.name + "_bucket", {})
     sums = values.get(metric.name + "_sum", {})
     counts = values.get(metric.name + "_count", {})
-    label_sets = sorted(set(counts) | set(sums)) or [""]
-    bounds = [*metric.buckets, math.inf]
-    lines: list[str] = []
-    for base in label_sets:
+    family = Family(metric.name, metric.help, "histogram")
+    for base in sorted(set(counts) | set(sums)) or [""]:
+        base_labels = parse_labels(base)
         running = 0.0
-        for bound in bounds:
-            running += buckets.get(_join(base, labels(le=_number(bound))), 0.0)
-            lines.append(
-                _sample(metric.name + "_bucket", _join(base, labels(le=_number(bound))), running)
+        for bound in (*metric.buckets, math.inf):
+            le = labels(le=_number(bound))
+            running += buckets.get(_join(base, le), 0.0)
+            family.add_sample(
+                metric.name + "_bucket", {**base_labels, "le": _number(bound)}, running
             )
-        lines.append(_sample(metric.name + "_sum", base, sums.get(base, 0.0)))
-        lines.append(_sample(metric.name + "_count", base, counts.get(base, 0.0)))
-    return lines
+        family.add_sample(metric.name + "_sum", base_labels, sums.get(base, 0.0))
+        family.add_sample(metric.name + "_count", base_labels, counts.get(base, 0.0))
+    return family
+
+
+class StoredMetrics(Collector):
+    """A prometheus_client collector over rows and gauges read when it is collected.
+
+    ``read`` is called at every scrape (it reads the database), so the
+    registry holding this collector always shows every process's totals.
+    """
+
+    def __init__(self, read: Callable[[], tuple[Iterable[Increment], Sequence[Gauge]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Family]:
+        rows, gauges = self._read()
+        yield from families(rows, gauges)
+
+
+def render(rows: Iterable[Increment], gauges: Sequence[Gauge] = ()) -> str:
+    """The text exposition of some rows and gauges, as ``/metrics`` writes it."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoredMetrics(lambda: (rows, gauges)))
+    return generate_latest(registry).decode("utf-8")

@@ -1,4 +1,4 @@
-"""Read one plain-text wire article (DESIGN.md, "Wire articles") into a RawItem.
+"""Read one plain-text wire article (README.md, "Wire articles") into a RawItem.
 
 Scope: bytes of one file in, one ``RawItem`` out, or a ``ParseError`` naming
 why the file cannot be an article. Pure: no file system, no clock, no

@@ -11,19 +11,29 @@ when the database or the catalogue cannot be read. The logic lives in
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
+from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException
 
+from feedsvc.admin_models import (
+    ArticlePageJson,
+    ArticleQuery,
+    ErrorJson,
+    FetchListJson,
+    FetchQuery,
+    RefreshJson,
+    RefreshResultJson,
+    SourceHealthJson,
+    SourceJson,
+    SourceListJson,
+    query,
+)
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
-from feedsvc.model import SourceResult
+from feedsvc.model import ArticleJson
 from feedsvc.web import admin_common as common
 from feedsvc.web.openapi import openapi_document
 
 PREFIX = "/api/v1"
-MAX_PAGE = 200
-DEFAULT_PAGE = 50
 
 bp = Blueprint("admin_api", __name__, url_prefix=PREFIX)
 
@@ -33,12 +43,12 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
 
 
+def answer(body: BaseModel, status: int = 200) -> Response:
+    return Response(body.model_dump_json(), status=status, mimetype="application/json")
+
+
 def error(status: int, message: str, field: str | None = None) -> Response:
-    body: dict[str, Any] = {"error": message}
-    if field is not None:
-        body["field"] = field
-    response = jsonify(body)
-    response.status_code = status
+    response = answer(ErrorJson(error=message, field=field), status)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc admin"'
     return response
@@ -104,7 +114,7 @@ def _body() -> object:
 
 
 def _source(source_id: str) -> Response:
-    return jsonify(common.source_json(common.service().view(source_id)))
+    return answer(SourceJson.of(common.service().view(source_id)))
 
 
 # -- sources ---------------------------------------------------------------------
@@ -112,7 +122,7 @@ def _source(source_id: str) -> Response:
 
 @bp.get("/sources")
 def list_sources() -> Response:
-    return jsonify({"sources": [common.source_json(v) for v in common.service().views()]})
+    return answer(SourceListJson(sources=[SourceJson.of(v) for v in common.service().views()]))
 
 
 @bp.post("/sources")
@@ -157,36 +167,18 @@ def resume_source(source_id: str) -> Response:
 def refresh_source(source_id: str) -> Response:
     result = common.service().refresh(source_id)
     view = common.service().view(source_id)
-    return jsonify({"result": result_json(result), "source": common.source_json(view)})
+    return answer(RefreshJson(result=RefreshResultJson.of(result), source=SourceJson.of(view)))
 
 
 @bp.get("/sources/<source_id>/health")
 def source_health(source_id: str) -> Response:
-    view = common.service().view(source_id)
-    return jsonify({"id": source_id, "status": view.status, **common.health_json(view.health)})
+    return answer(SourceHealthJson.of_view(common.service().view(source_id)))
 
 
 @bp.get("/sources/<source_id>/fetches")
 def source_fetches(source_id: str) -> Response:
-    limit = _int_arg("limit", 20, 1, MAX_PAGE)
-    fetches = common.service().fetches(source_id, limit)
-    return jsonify({"fetches": [common.fetch_json(f) for f in fetches]})
-
-
-def result_json(result: SourceResult) -> dict[str, object]:
-    return {
-        "source": result.source_id,
-        "ok": result.ok,
-        "not_modified": result.not_modified,
-        "status": result.status,
-        "new": result.new,
-        "updated": result.updated,
-        "unchanged": result.unchanged,
-        "merged": result.merged,
-        "error": result.error,
-        "problems": list(result.problems),
-        "summary": result.line(),
-    }
+    asked = query(FetchQuery, request.args)
+    return answer(FetchListJson.of(common.service().fetches(source_id, asked.limit)))
 
 
 # -- articles --------------------------------------------------------------------
@@ -194,37 +186,22 @@ def result_json(result: SourceResult) -> dict[str, object]:
 
 @bp.get("/articles")
 def list_articles() -> Response:
-    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = _int_arg("offset", 0, 0, None)
-    filters = {name: request.args.get(name) or None for name in ("desk", "topic", "source")}
-    text = request.args.get("q") or None
-    if text is not None and len(text) > 200:
-        raise ValidationError("q: at most 200 characters", "q")
+    asked = query(ArticleQuery, request.args)
     found, total = common.service().store.search_articles(
-        **filters, text=text, limit=limit, offset=offset
+        desk=asked.desk,
+        topic=asked.topic,
+        source=asked.source,
+        text=asked.q,
+        limit=asked.limit,
+        offset=asked.offset,
     )
-    return jsonify(
-        {
-            "articles": [article.to_json() for article in found],
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-        }
+    page = ArticlePageJson(
+        articles=[ArticleJson.model_validate(article) for article in found],
+        total=total,
+        limit=asked.limit,
+        offset=asked.offset,
     )
-
-
-def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if value < low or (high is not None and value > high):
-        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise ValidationError(f"{name}: expected a whole number {bounds}, got {raw!r}", name)
-    return value
+    return answer(page)
 
 
 # -- the document ----------------------------------------------------------------

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
 
 from flask import Flask, current_app
 
 from feedsvc.config import Settings
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.model import Source
 from feedsvc.publish import Publisher
-from feedsvc.sources import SourceAdmin, SourceView, format_interval
-from feedsvc.store import FetchRecord, SourceHealth, Store
+from feedsvc.sources import SourceAdmin
+from feedsvc.store import Store
 
 SERVICE_KEY = "feedsvc.admin"
 
@@ -66,66 +64,3 @@ def service(app: Flask | None = None) -> SourceAdmin:
         )
         app.extensions[SERVICE_KEY] = found
     return found
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
-def health_json(health: SourceHealth | None) -> dict[str, object]:
-    """The contract's health fields; a source the scheduler has not registered yet is empty."""
-    if health is None:
-        return {
-            "last_fetch_at": None,
-            "last_success_at": None,
-            "last_status": None,
-            "consecutive_errors": 0,
-            "last_error": None,
-            "next_fetch_at": None,
-            "article_count": 0,
-        }
-    return {
-        "last_fetch_at": iso(health.last_fetch_at),
-        "last_success_at": iso(health.last_success_at),
-        "last_status": health.last_status,
-        "consecutive_errors": health.error_count,
-        "last_error": health.last_error,
-        "next_fetch_at": iso(health.next_fetch_at),
-        "article_count": health.article_count,
-    }
-
-
-def source_json(view: SourceView) -> dict[str, object]:
-    source: Source = view.source
-    return {
-        "id": source.id,
-        "origin": source.origin,
-        "managed_by": "feeds/sources.toml" if source.origin == "catalog" else "api",
-        "editable": source.origin == "api",
-        "kind": source.kind,
-        "url": source.url,
-        "path": str(source.path) if source.path else None,
-        "title": source.title,
-        "desk": source.desk,
-        "topics": list(source.topics),
-        "every": format_interval(source.every),
-        "every_seconds": source.every.total_seconds(),
-        "timezone": source.timezone,
-        "enabled": source.enabled,
-        "paused": view.paused,
-        "status": view.status,
-        "problem": view.problem,
-        "health": health_json(view.health),
-    }
-
-
-def fetch_json(record: FetchRecord) -> dict[str, object]:
-    return {
-        "at": iso(record.at),
-        "outcome": record.outcome,
-        "status": record.status,
-        "new": record.new,
-        "updated": record.updated,
-        "duration_ms": record.duration_ms,
-        "error": record.error,
-    }

@@ -32,8 +32,8 @@ from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response as BaseResponse
 
+from feedsvc.catalog import format_interval
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
-from feedsvc.sources import format_interval
 from feedsvc.web import admin_common as common
 
 SESSION_LIFETIME = timedelta(hours=12)

@@ -9,6 +9,10 @@ unflushed request (a short timer thread) and at every scrape; so a scrape of
 any worker shows every worker's requests, at most a few seconds late. (An app
 built with TESTING starts no timer: its counts reach the table at a scrape.) Gauges
 (sources by state, stored articles, scheduler heartbeat) are read at scrape time.
+
+Each app has its own prometheus_client registry holding one
+``telemetry.StoredMetrics`` collector, which reads all of that at collection;
+prometheus_client writes the text.
 """
 
 from __future__ import annotations
@@ -19,17 +23,27 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app
+from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
-from feedsvc.telemetry import CONTENT_TYPE, FEED_REQUESTS, Gauge, Metric, count, labels, render
+from feedsvc.telemetry import (
+    CONTENT_TYPE,
+    FEED_REQUESTS,
+    Gauge,
+    Increment,
+    Metric,
+    StoredMetrics,
+    count,
+)
 from feedsvc.web.feeds import REQUEST_COUNTER
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 5.0
 COUNTER_KEY = REQUEST_COUNTER
+REGISTRY_KEY = "feedsvc.metrics_registry"
 HEARTBEAT_KEY = "scheduler_heartbeat"
 
 SOURCES = Metric("feedsvc_sources", "gauge", "Registered sources by state.")
@@ -89,24 +103,28 @@ class RequestCounter:
 def init_app(app: Flask) -> None:
     # Under TESTING no timer thread outlives a test: counts reach the table at a scrape.
     flush_every = app.config.get("METRICS_FLUSH_SECONDS", None if app.testing else FLUSH_EVERY)
-    app.extensions[COUNTER_KEY] = RequestCounter(
-        app.extensions["feedsvc.store"], None if flush_every is None else float(flush_every)
-    )
+    store: Store = app.extensions["feedsvc.store"]
+    counter = RequestCounter(store, None if flush_every is None else float(flush_every))
+    app.extensions[COUNTER_KEY] = counter
+
+    def read() -> tuple[list[Increment], list[Gauge]]:
+        counter.flush()  # this worker's requests first, so the sums include them
+        return store.metric_values(), _gauges(store)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoredMetrics(read))
+    app.extensions[REGISTRY_KEY] = registry
     # web.feeds counts its own responses (no after_request hook on every request)
     app.register_blueprint(bp)
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    store: Store = current_app.extensions["feedsvc.store"]
-    counter: RequestCounter = current_app.extensions[COUNTER_KEY]
     try:
-        counter.flush()
-        rows = store.metric_values()
-        gauges = _gauges(store)
+        text = generate_latest(current_app.extensions[REGISTRY_KEY])
     except (StoreError, SQLAlchemyError) as exc:
         return Response(f"database unavailable: {exc}\n", status=503, mimetype="text/plain")
-    return Response(render(rows, gauges), content_type=CONTENT_TYPE)
+    return Response(text, content_type=CONTENT_TYPE)
 
 
 def _gauges(store: Store) -> list[Gauge]:
@@ -115,13 +133,13 @@ def _gauges(store: Store) -> list[Gauge]:
     for entry in health:
         by_state[entry.status] = by_state.get(entry.status, 0) + 1
     gauges = [
-        Gauge(SOURCES, [(labels(state=state), float(n)) for state, n in by_state.items()]),
-        Gauge(ARTICLES, [("", float(store.count_articles()))]),
-        Gauge(SOURCE_ERRORS, [(labels(source=h.id), float(h.error_count)) for h in health]),
+        Gauge(SOURCES, [({"state": state}, float(n)) for state, n in by_state.items()]),
+        Gauge(ARTICLES, [({}, float(store.count_articles()))]),
+        Gauge(SOURCE_ERRORS, [({"source": h.id}, float(h.error_count)) for h in health]),
         Gauge(
             LAST_SUCCESS,
             [
-                (labels(source=h.id), h.last_success_at.timestamp())
+                ({"source": h.id}, h.last_success_at.timestamp())
                 for h in health
                 if h.last_success_at is not None
             ],
@@ -135,5 +153,5 @@ def _gauges(store: Store) -> list[Gauge]:
             moment = None
         if moment is not None:
             stamp = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            gauges.append(Gauge(HEARTBEAT, [("", stamp.timestamp())]))
+            gauges.append(Gauge(HEARTBEAT, [({}, stamp.timestamp())]))
     return gauges

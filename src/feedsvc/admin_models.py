@@ -1,0 +1,473 @@
+"""The admin side's requests and responses, each shape written once as a pydantic model.
+
+The admin API, the admin pages' forms and the command line (``feedsvc sources
+add``, ``feedsvc opml import``) all hand ``SourceAdmin`` a plain payload, which
+is checked here by ``checked``: all three refuse the same things in the same
+words. The API's JSON is built from the store's records with the response
+models, and ``web/openapi.py`` takes its component schemas and query parameters
+from the same classes, so the document, the checks and the answers cannot drift
+apart.
+
+A refusal is a ``ValidationError`` that names the field at fault (the API
+answers it as ``400 {"error": …, "field": …}``). Every field's description is
+written to read after "expected", so it serves as the documentation and as the
+error message alike. Checks that need the current catalogue (is the desk
+known?) are ``feedsvc.sources``'s, once the shape is right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, TypeVar, cast
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import ErrorDetails
+
+from feedsvc.catalog import (
+    DEFAULT_EVERY,
+    ID_PATTERN,
+    ID_REGEX,
+    INTERVAL_PATTERN,
+    check_feed_url,
+    check_timezone,
+    format_interval,
+    parse_interval,
+)
+from feedsvc.errors import ValidationError
+from feedsvc.model import ArticleJson, Source, UtcTime
+
+if TYPE_CHECKING:
+    from feedsvc.model import SourceResult
+    from feedsvc.sources import SourceView
+    from feedsvc.store import FetchRecord, SourceHealth
+
+CATALOG_FILE: Final = "feeds/sources.toml"
+MAX_ID = 100
+MAX_URL = 2000
+MAX_TITLE = 200
+MAX_TOPICS = 50
+MAX_ZONE = 64
+MAX_INTERVAL = 32
+MAX_QUERY = 200
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+MAX_OFFSET = 1_000_000_000
+"""Far past any real page, and small enough for every database's OFFSET."""
+MAX_SHOWN = 80
+"""Characters of a refused value quoted back in an error (it may be huge or hostile)."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+# -- checking a payload ------------------------------------------------------------
+
+
+def checked(model: type[M], payload: object) -> M:
+    """``payload`` as a ``model``; else a ValidationError for the first problem, by field."""
+    try:
+        return model.model_validate(payload)
+    except PydanticError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        message, field = _explain(model, errors[0])
+        raise ValidationError(message, field) from None
+
+
+def _explain(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | None]:
+    """One pydantic error in our words: (message, field), the field as the payload named it."""
+    if not error["loc"]:
+        return "expected a JSON object", None
+    field = str(error["loc"][0])[:MAX_ID]
+    info = model.model_fields.get(field)
+    if error["type"] == "extra_forbidden":
+        if field in getattr(model, "fixed", ()):
+            return f"{field} cannot be changed; add a new source instead", field
+        known = ", ".join(model.model_fields)
+        return f"unknown field {_shown(field)} (known: {known})", field
+    expected = info.description if info is not None else None
+    required = info is not None and info.is_required()
+    if error["type"] == "missing" or (required and error["input"] in ("", None)):
+        return f"{field} is required: expected {expected}", field
+    if error["type"] == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"])), field
+    return f"bad {field}: expected {expected}, got {_shown(error['input'])}", field
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+# -- field shapes, shared by the requests ------------------------------------------
+
+
+def _interval(text: str) -> str:
+    parse_interval(text)
+    return text.strip()
+
+
+def _blank_is_none(title: str | None) -> str | None:
+    return (title.strip() or None) if title is not None else None
+
+
+def _id(text: str) -> str:
+    if not ID_PATTERN.fullmatch(text):
+        raise ValueError(f"bad id {text!r}: use lower-case letters, digits and '-'")
+    return text
+
+
+ID_SCHEMA_PATTERN = f"^{ID_REGEX}$(?!\n)"
+"""The id pattern for JSON Schema. ECMA's ``$`` is the end of the text; Python's also
+matches before a final newline, which ``(?!\n)`` refuses: every validator reads it alike."""
+
+SourceId = Annotated[
+    str,
+    Field(
+        max_length=MAX_ID,
+        description=f"an id: lower-case letters, digits and '-', at most {MAX_ID} characters",
+        json_schema_extra={"pattern": ID_SCHEMA_PATTERN},
+    ),
+    AfterValidator(_id),
+]
+Kind = Annotated[
+    Literal["feed"],
+    Field(description="only 'feed': folders of wire articles are configured in " + CATALOG_FILE),
+]
+FeedUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_URL,
+        description=f"a URL: absolute, http or https, at most {MAX_URL} characters",
+        json_schema_extra={"format": "uri"},
+    ),
+    AfterValidator(check_feed_url),
+]
+DeskId = Annotated[str, Field(max_length=MAX_ID, description="a desk id of the catalogue")]
+Interval = Annotated[
+    str,
+    Field(
+        max_length=MAX_INTERVAL,
+        description="a refresh interval: a number and s, m or h, such as '15m'",
+        json_schema_extra={"pattern": INTERVAL_PATTERN.pattern},
+    ),
+    AfterValidator(_interval),
+]
+TimeZone = Annotated[
+    str,
+    Field(max_length=MAX_ZONE, description="a time zone name such as 'Europe/Brussels'"),
+    AfterValidator(check_timezone),
+]
+TopicIds = Annotated[
+    list[Annotated[str, Field(max_length=MAX_ID)]],
+    Field(
+        max_length=MAX_TOPICS,
+        description=f"a list of topic ids of the catalogue (at most {MAX_TOPICS})",
+    ),
+]
+Enabled = Annotated[bool, Field(description="true or false")]
+Title = Annotated[
+    Annotated[str, Field(max_length=MAX_TITLE)] | None,
+    Field(description=f"a title for people: a string of at most {MAX_TITLE} characters, or null"),
+    AfterValidator(_blank_is_none),
+]
+
+
+def _absent() -> Any:
+    """The default of a PATCH field: not given, so not changed (never a value)."""
+    return Field(default=None)
+
+
+# -- requests ----------------------------------------------------------------------
+
+
+class _Request(BaseModel):
+    """Strict: JSON types as they are ("yes" is not true), and no field we do not know."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class NewSource(_Request):
+    """A feed source to add (`POST /api/v1/sources`, the add form, the command line).
+
+    Only `kind = "feed"`: a folder on the server's disk is for the operator's
+    file to name, never for a remote caller.
+    """
+
+    id: SourceId
+    kind: Kind = "feed"
+    url: FeedUrl
+    desk: DeskId
+    every: Interval = DEFAULT_EVERY
+    timezone: TimeZone = "UTC"
+    topics: TopicIds = Field(default_factory=list)
+    enabled: Enabled = True
+    title: Title = None
+
+    def source(self) -> Source:
+        """The Source of origin ``api`` this asks for (the catalogue not yet consulted)."""
+        return Source(
+            id=self.id,
+            kind="feed",
+            url=self.url,
+            desk=self.desk,
+            every=parse_interval(self.every),
+            timezone=self.timezone,
+            topics=tuple(dict.fromkeys(self.topics)),
+            enabled=self.enabled,
+            title=self.title,
+            origin="api",
+        )
+
+
+class SourcePatch(_Request):
+    """A change to an API source (`PATCH`, the edit form): only the fields given change."""
+
+    fixed: ClassVar[tuple[str, ...]] = ("id", "kind")
+
+    url: FeedUrl = _absent()
+    desk: DeskId = _absent()
+    every: Interval = _absent()
+    timezone: TimeZone = _absent()
+    topics: TopicIds = _absent()
+    enabled: Enabled = _absent()
+    title: Title = _absent()
+
+    def apply(self, source: Source) -> Source:
+        given: Mapping[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
+        changes = dict(given)
+        if "every" in given:
+            changes["every"] = parse_interval(given["every"])
+        if "topics" in given:
+            changes["topics"] = tuple(dict.fromkeys(given["topics"]))
+        return replace(source, **changes)
+
+
+class _Query(BaseModel):
+    """Query strings are text: numbers are read from it; parameters we do not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _filter(description: str) -> Any:
+    return Field(default=None, max_length=MAX_ID, description=description)
+
+
+PageSize = Annotated[
+    int, Field(ge=1, le=MAX_PAGE, description=f"a page size: a whole number from 1 to {MAX_PAGE}")
+]
+
+
+class ArticleQuery(_Query):
+    """``GET /api/v1/articles``: filters, text and one page."""
+
+    desk: str | SkipJsonSchema[None] = _filter("a desk id: only this desk")
+    topic: str | SkipJsonSchema[None] = _filter("a topic id: only this topic")
+    source: str | SkipJsonSchema[None] = _filter("a source id: only this source")
+    q: str | SkipJsonSchema[None] = Field(
+        default=None,
+        max_length=MAX_QUERY,
+        description=f"text in the title or summary, case-insensitive, at most {MAX_QUERY} "
+        "characters",
+    )
+    limit: PageSize = DEFAULT_PAGE
+    offset: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_OFFSET,
+        description=f"how many to skip: a whole number from 0 to {MAX_OFFSET}",
+    )
+
+
+class FetchQuery(_Query):
+    """``GET /api/v1/sources/<id>/fetches``: how many of the newest fetches."""
+
+    limit: PageSize = 20
+
+
+def query(model: type[M], args: Mapping[str, str]) -> M:
+    """A query model from request arguments; an empty parameter counts as not given."""
+    return checked(model, {name: value for name, value in args.items() if value != ""})
+
+
+# -- responses ---------------------------------------------------------------------
+
+Status = Literal["ok", "error", "pending", "paused", "disabled"]
+
+
+def _status(view: SourceView) -> Status:
+    return cast(Status, view.status)  # one of Status's words; the model checks it again
+
+
+class _Response(BaseModel):
+    """Every field is always present in an answer (null when there is nothing)."""
+
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
+
+
+class ErrorJson(BaseModel):
+    """The one error body: `field` only when one part of the request is at fault."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: str = Field(description="what went wrong, for a person")
+    field: str | SkipJsonSchema[None] = Field(
+        default=None,
+        exclude_if=lambda field: field is None,
+        description="the request field at fault",
+    )
+
+
+class HealthJson(_Response):
+    """A source's health; all empty for a source the scheduler has not registered yet."""
+
+    last_fetch_at: UtcTime | None = None
+    last_success_at: UtcTime | None = None
+    last_status: int | None = Field(
+        default=None, description="the HTTP status of the last fetch (304 too)"
+    )
+    consecutive_errors: int = Field(default=0, ge=0)
+    last_error: str | None = None
+    next_fetch_at: UtcTime | None = None
+    article_count: int = Field(default=0, ge=0)
+
+    @classmethod
+    def of(cls, health: SourceHealth | None) -> HealthJson:
+        if health is None:
+            return cls()
+        return cls(
+            last_fetch_at=health.last_fetch_at,
+            last_success_at=health.last_success_at,
+            last_status=health.last_status,
+            consecutive_errors=health.error_count,
+            last_error=health.last_error,
+            next_fetch_at=health.next_fetch_at,
+            article_count=health.article_count,
+        )
+
+
+class SourceHealthJson(HealthJson):
+    id: str
+    status: Status
+
+    @classmethod
+    def of_view(cls, view: SourceView) -> SourceHealthJson:
+        health = HealthJson.of(view.health)
+        return cls(id=view.source.id, status=_status(view), **dict(health))
+
+
+class SourceJson(_Response):
+    id: str
+    origin: Literal["catalog", "api"]
+    managed_by: Literal["feeds/sources.toml", "api"] = Field(
+        description="catalogue sources may be paused, resumed and refreshed here, "
+        "not edited or deleted"
+    )
+    editable: bool
+    kind: Literal["feed", "files"]
+    url: str | None
+    path: str | None
+    title: str | None
+    desk: str
+    topics: list[str]
+    every: str
+    every_seconds: float
+    timezone: str
+    enabled: bool
+    paused: bool
+    status: Status
+    problem: str | None
+    health: HealthJson
+
+    @classmethod
+    def of(cls, view: SourceView) -> SourceJson:
+        source = view.source
+        return cls(
+            id=source.id,
+            origin=source.origin,
+            managed_by=CATALOG_FILE if source.origin == "catalog" else "api",
+            editable=source.origin == "api",
+            kind=source.kind,
+            url=source.url,
+            path=str(source.path) if source.path else None,
+            title=source.title,
+            desk=source.desk,
+            topics=list(source.topics),
+            every=format_interval(source.every),
+            every_seconds=source.every.total_seconds(),
+            timezone=source.timezone,
+            enabled=source.enabled,
+            paused=view.paused,
+            status=_status(view),
+            problem=view.problem,
+            health=HealthJson.of(view.health),
+        )
+
+
+class SourceListJson(_Response):
+    sources: list[SourceJson]
+
+
+class FetchJson(_Response):
+    """One line of the fetch log; the fields are the record's, by name."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: UtcTime
+    outcome: Literal["ok", "not_modified", "error"]
+    status: int | None
+    new: int
+    updated: int
+    duration_ms: int
+    error: str | None
+
+
+class FetchListJson(_Response):
+    fetches: list[FetchJson]
+
+    @classmethod
+    def of(cls, records: list[FetchRecord]) -> FetchListJson:
+        return cls(fetches=[FetchJson.model_validate(r) for r in records])
+
+
+class RefreshResultJson(_Response):
+    source: str
+    ok: bool
+    not_modified: bool
+    status: int | None
+    new: int
+    updated: int
+    unchanged: int
+    merged: int
+    error: str | None
+    problems: list[str]
+    summary: str = Field(description="the line `feedsvc ingest` prints")
+
+    @classmethod
+    def of(cls, result: SourceResult) -> RefreshResultJson:
+        return cls(
+            source=result.source_id,
+            ok=result.ok,
+            not_modified=result.not_modified,
+            status=result.status,
+            new=result.new,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            merged=result.merged,
+            error=result.error,
+            problems=list(result.problems),
+            summary=result.line(),
+        )
+
+
+class RefreshJson(_Response):
+    result: RefreshResultJson
+    source: SourceJson
+
+
+class ArticlePageJson(_Response):
+    articles: list[ArticleJson]
+    total: int = Field(ge=0)
+    limit: int
+    offset: int
