@@ -200,7 +200,7 @@ class Publisher:
         keep = {feed.path for feed in rendered} if everything else None
         saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
         if self.publish_dir is not None:
-            self._export(rendered, saved.last_modified)
+            self._export(self.publish_dir, rendered, saved.last_modified)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
         return PublishResult(changed=saved.changed, unchanged=len(rendered) - len(saved.changed))
 
@@ -237,14 +237,13 @@ class Publisher:
         )
 
     def _export(
-        self, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
+        self, target: Path, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
     ) -> None:
         """Write static copies; an unchanged file is left alone so its mtime stays."""
-        assert self.publish_dir is not None
         base = self.base_url or STATIC_FALLBACK_BASE
         for feed in feeds:
             body = feed.body.replace(PLACEHOLDER_BASE.encode(), base.encode())
-            write_if_changed(self.publish_dir / feed.path, body, last_modified.get(feed.path))
+            write_if_changed(target / feed.path, body, last_modified.get(feed.path))
 
 
 def write_if_changed(target: Path, body: bytes, modified: datetime | None) -> bool:
