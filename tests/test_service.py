@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from feedsvc.schema import articles, fetches, items, state
+from feedsvc.store.schema import articles, fetches, items, state
 from servers import LoopbackServer, Reply
 
 pytestmark = pytest.mark.slow

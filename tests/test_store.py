@@ -13,8 +13,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from feedsvc.model import Article, Source, Validators
-from feedsvc.schema import articles, metadata, sources
 from feedsvc.store import Store, source_config
+from feedsvc.store.schema import articles, metadata, sources
 
 T0 = datetime(2025, 6, 23, 19, 9, tzinfo=UTC)
 

@@ -29,7 +29,7 @@ from feedsvc.model import Catalog
 from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
 from feedsvc.sources import SourceAdmin, SourceView, format_interval, with_api_sources
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     for result in results:
         click.echo(result.line())
     touched = frozenset().union(*(result.feeds for result in results))
-    published = env.publisher.publish(touched if store.get_state("site") else None, utcnow())
+    published = env.publisher.publish(touched if store.get_state(StateKey.SITE) else None, utcnow())
     if published.changed:
         # stdout stays one line per source (scripts read it); this goes to the log
         log.info("published: %d feed files changed", len(published.changed))

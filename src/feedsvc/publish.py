@@ -33,7 +33,6 @@ PLACEHOLDER_BASE = "http://feedsvc.invalid/"
 STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
 OPML_PATH = "feeds.opml"
 OPML_MEDIA_TYPE = "text/x-opml; charset=utf-8"
-SITE_STATE_KEY = "site"
 MIN_MAX_AGE = timedelta(seconds=10)
 MAX_MAX_AGE = timedelta(hours=1)
 DEFAULT_EVERY = timedelta(minutes=15)

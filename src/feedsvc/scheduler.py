@@ -35,14 +35,13 @@ from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source
 from feedsvc.publish import Publisher
 from feedsvc.sources import with_api_sources
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
 HOST_BUSY_RETRY = timedelta(seconds=2)
 REMOVED_SOURCE_WAIT = timedelta(hours=1)
-HEARTBEAT_KEY = "scheduler_heartbeat"
 HEARTBEAT_EVERY = timedelta(seconds=10)
 
 
@@ -188,7 +187,7 @@ class Scheduler:
     def _beat(self, now: datetime) -> None:
         if now - self._heartbeat >= HEARTBEAT_EVERY:
             with self.store.write() as conn:
-                self.store.put_state(conn, HEARTBEAT_KEY, now.isoformat())
+                self.store.put_state(conn, StateKey.HEARTBEAT, now.isoformat())
             self._heartbeat = now
 
     def flush_publish(self) -> None:

@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 from feedsvc.telemetry import CONTENT_TYPE, FEED_REQUESTS, Gauge, Metric, count, labels, render
 from feedsvc.web.feeds import REQUEST_COUNTER
 
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 5.0
 COUNTER_KEY = REQUEST_COUNTER
-HEARTBEAT_KEY = "scheduler_heartbeat"
 
 SOURCES = Metric("feedsvc_sources", "gauge", "Registered sources by state.")
 ARTICLES = Metric("feedsvc_articles", "gauge", "Articles stored.")
@@ -127,7 +126,7 @@ def _gauges(store: Store) -> list[Gauge]:
             ],
         ),
     ]
-    beat = store.get_state(HEARTBEAT_KEY)
+    beat = store.get_state(StateKey.HEARTBEAT)
     if beat:
         try:
             moment = datetime.fromisoformat(beat)
