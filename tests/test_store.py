@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from feedsvc.model import Article, Source, Validators
+from feedsvc.model import Article, Source, Touched, Validators
 from feedsvc.store import Store, source_config
 from feedsvc.store.schema import articles, metadata, sources
 
@@ -73,21 +73,23 @@ def test_new_then_unchanged_then_updated(wired: Store, now: datetime) -> None:
         "wire", [make_article(1), make_article(2)], Validators('"a"'), 200, now
     )
     assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
-    assert first.feeds == {"all", "desks/nym", "topics/security"}
+    assert first.touched == Touched(frozenset({"nym"}), frozenset({"security"}))
 
     again = wired.save_batch(
         "wire", [make_article(1), make_article(2)], Validators('"a"'), 200, now
     )
     assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
-    assert again.feeds == frozenset()
+    assert again.touched == Touched() and not again.touched
 
     edited = make_article(
         2, title="Story 2, corrected", fingerprint="fp-2b", desk="europe", topics=("trade",)
     )
     third = wired.save_batch("wire", [make_article(1), edited], Validators('"b"'), 200, now)
     assert (third.new, third.updated, third.unchanged) == (0, 1, 1)
-    # the article left nym/security for europe/trade: all four feeds must be rendered again
-    assert third.feeds == {"all", "desks/nym", "desks/europe", "topics/security", "topics/trade"}
+    # the article left nym/security for europe/trade: all four listings must be rendered again
+    assert third.touched == Touched(
+        frozenset({"nym", "europe"}), frozenset({"security", "trade"})
+    )
     stored = {a.id: a for a in wired.list_articles()}
     assert stored["id-2"].title == "Story 2, corrected"
     assert stored["id-2"].topics == ("trade",)

@@ -25,7 +25,7 @@ from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.ingest import refresh_many
-from feedsvc.model import Catalog
+from feedsvc.model import Catalog, Touched
 from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
 from feedsvc.sources import SourceAdmin, SourceView, format_interval, with_api_sources
@@ -156,7 +156,7 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     results = refresh_many(chosen, catalog, store, env.fetcher.fetch, utcnow)
     for result in results:
         click.echo(result.line())
-    touched = frozenset().union(*(result.feeds for result in results))
+    touched = Touched.union(result.touched for result in results)
     published = env.publisher.publish(touched if store.get_state(StateKey.SITE) else None, utcnow())
     if published.changed:
         # stdout stays one line per source (scripts read it); this goes to the log

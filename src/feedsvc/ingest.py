@@ -150,7 +150,7 @@ def refresh_source(
         merged=stored.merged,
         problems=all_problems,
         changed_ids=stored.changed_ids,
-        feeds=stored.feeds,
+        touched=stored.touched,
         status=status,
         max_age=fetched.max_age,
     )

@@ -32,7 +32,7 @@ from feedsvc.config import Settings
 from feedsvc.errors import ConfigError, StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
-from feedsvc.model import Catalog, Source
+from feedsvc.model import Catalog, Source, Touched
 from feedsvc.publish import Publisher
 from feedsvc.sources import with_api_sources
 from feedsvc.store import StateKey, Store
@@ -77,7 +77,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._running = 0
         self._hosts: dict[str, int] = {}
-        self._pending: set[str] = set()
+        self._pending = Touched()
         self._stamps: tuple[float, ...] = ()
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
@@ -192,9 +192,9 @@ class Scheduler:
 
     def flush_publish(self) -> None:
         with self._lock:
-            keys, self._pending = self._pending, set()
-        if keys:
-            self.publisher.publish(keys, self.clock())
+            touched, self._pending = self._pending, Touched()
+        if touched:
+            self.publisher.publish(touched, self.clock())
 
     def _run(self, source_id: str) -> None:
         source = self.catalog.sources.get(source_id)
@@ -212,9 +212,9 @@ class Scheduler:
                 self.store.finish(
                     source.id, self.owner, next_fetch_at(source, result, now, self.rng())
                 )
-                if result.feeds:
+                if result.touched:
                     with self._lock:
-                        self._pending |= result.feeds
+                        self._pending |= result.touched
             finally:
                 self._give_host(host)
         except Exception:

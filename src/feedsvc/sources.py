@@ -406,7 +406,7 @@ class SourceAdmin:
             raise
         due = next_fetch_at(source, result, now, random.random())
         self.store.finish(source_id, self.owner, due)
-        if result.feeds:
-            self.publisher(catalog).publish(result.feeds, self.clock())
+        if result.touched:
+            self.publisher(catalog).publish(result.touched, self.clock())
         log.info("source=%s refreshed by an operator: %s", source_id, result.line())
         return result

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
 
-from feedsvc.model import Article, StoreResult, Validators
+from feedsvc.model import Article, StoreResult, Touched, Validators
 from feedsvc.store.engine import Database, chunked
 from feedsvc.store.rows import from_row, to_row
 from feedsvc.store.schedule import record_fetch
@@ -132,7 +132,7 @@ def _store_articles(
         for a in unique.values()
         if a.guid in known and known[a.guid][1] != a.fingerprint
     ]
-    touched = _feed_keys(conn, stale)  # where updated articles were before the change
+    touched = _listed(conn, stale)  # where updated articles were before the change
     for article in unique.values():
         if article.guid in known:
             article_id, fingerprint = known[article.guid]
@@ -183,38 +183,35 @@ def _store_articles(
     if topic_rows:
         conn.execute(insert(article_topics), topic_rows)
     if changed:
-        touched |= _feed_keys(conn, changed)
+        touched |= _listed(conn, changed)
     return StoreResult(
         new=new,
         updated=updated,
         unchanged=unchanged,
         merged=merged,
         changed_ids=tuple(changed),
-        feeds=frozenset(touched),
+        touched=touched,
     )
 
 
-def _feed_keys(conn: Connection, ids: Sequence[str]) -> set[str]:
-    """The feeds that list any of these articles: ``all``, their desks and topics."""
-    keys: set[str] = set()
+def _listed(conn: Connection, ids: Sequence[str]) -> Touched:
+    """The desks and topics that list any of these articles."""
+    desks: set[str] = set()
+    topics: set[str] = set()
     for chunk in chunked(list(ids)):
-        keys.update(
-            f"desks/{desk}"
-            for desk in conn.execute(
+        desks.update(
+            conn.execute(
                 select(articles.c.desk).where(articles.c.id.in_(chunk)).distinct()
             ).scalars()
         )
-        keys.update(
-            f"topics/{topic}"
-            for topic in conn.execute(
+        topics.update(
+            conn.execute(
                 select(article_topics.c.topic)
                 .where(article_topics.c.article_id.in_(chunk))
                 .distinct()
             ).scalars()
         )
-    if ids:
-        keys.add("all")
-    return keys
+    return Touched(frozenset(desks), frozenset(topics))
 
 
 def _owners_by_url(conn: Connection, urls: list[str]) -> dict[str, str]:
