@@ -219,12 +219,14 @@ class Touched:
 
 @dataclass(frozen=True, slots=True)
 class StoreResult:
-    """What storing one source's batch changed."""
+    """What storing one source's batch did: counts per decision, and what it changed."""
 
     new: int = 0
     updated: int = 0
     unchanged: int = 0
     merged: int = 0
+    skipped: int = 0
+    """Items whose guid came earlier in the same batch."""
     changed_ids: tuple[str, ...] = ()
     touched: Touched = Touched()
 

@@ -6,10 +6,12 @@ owns the engine and the write policy:
 - ``engine``    engine creation, SQLite pragmas, write transactions and retries, migrations;
 - ``sources``   the source registry (catalogue and API sources), health, the fetch log;
 - ``schedule``  leases, due sources, and what each fetch leaves on its source;
-- ``articles``  storing a batch, and listing, counting, searching;
+- ``articles``  storing a batch by its ``plan``, and listing, counting, searching;
+- ``plan``      what a batch does (new, updated, merged, …): pure, no database;
 - ``feeds``     published feed bytes and their validators;
 - ``state``     small values shared by processes, under the keys of ``StateKey``;
-- ``metrics``   shared Prometheus counters.
+- ``metrics``   shared Prometheus counters;
+- ``schema``    the tables; ``rows`` maps their rows to records and back, by field name.
 
 ``Store`` is all of them at once, so the rest of feedsvc holds one object.
 """

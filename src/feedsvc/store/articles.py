@@ -3,18 +3,29 @@
 A source's batch is stored in one write transaction together with the fetch
 validators that produced it, so a crash either keeps both or neither: the next
 run re-fetches instead of trusting an ETag whose articles were never saved.
+What the batch does is decided by ``plan.plan_batch`` from what is read here
+first; this module only reads and applies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
 
-from feedsvc.model import Article, StoreResult, Touched, Validators
+from feedsvc.model import Article, StoreResult, Validators
 from feedsvc.store.engine import Database, chunked
+from feedsvc.store.plan import (
+    Action,
+    KnownItem,
+    Plan,
+    StoredStory,
+    StoryWrite,
+    lookups_for,
+    plan_batch,
+)
 from feedsvc.store.rows import from_row, to_row
 from feedsvc.store.schedule import record_fetch
 from feedsvc.store.schema import article_topics, articles, items
@@ -43,12 +54,26 @@ class ArticleStore(Database):
         """
 
         def work(conn: Connection) -> StoreResult:
-            result = _store_articles(conn, source_id, batch, now)
+            plan = _plan(conn, source_id, batch)
+            _apply(conn, source_id, plan, now)
             fetch = FetchRecord(
-                now, "ok", status, new=result.new, updated=result.updated, duration_ms=duration_ms
+                now,
+                "ok",
+                status,
+                new=plan.count(Action.NEW),
+                updated=plan.count(Action.UPDATED),
+                duration_ms=duration_ms,
             )
             record_fetch(conn, source_id, fetch, validators, content_digest)
-            return result
+            return StoreResult(
+                new=fetch.new,
+                updated=fetch.updated,
+                unchanged=plan.count(Action.UNCHANGED),
+                merged=plan.count(Action.MERGED),
+                skipped=plan.count(Action.SKIPPED),
+                changed_ids=plan.changed_ids,
+                touched=plan.touched,
+            )
 
         return self.transact(work)
 
@@ -101,180 +126,41 @@ class ArticleStore(Database):
             return _articles(conn, query), conn.execute(counting).scalar_one()
 
 
-# -- storing a batch -------------------------------------------------------------------------
+# -- reading what the planner needs ------------------------------------------------------
 
 
-def _store_articles(
-    conn: Connection, source_id: str, batch: Sequence[Article], now: datetime
-) -> StoreResult:
-    """Insert, update or merge each article; unchanged ones cost no write."""
+def _plan(conn: Connection, source_id: str, batch: Sequence[Article]) -> Plan:
     known = {
-        row.guid: (row.article_id, row.fingerprint)
+        row.guid: KnownItem(row.article_id, row.fingerprint)
         for row in conn.execute(
             select(items.c.guid, items.c.article_id, items.c.fingerprint).where(
                 items.c.source == source_id
             )
         )
     }
-    unique: dict[str, Article] = {}
-    for article in batch:
-        unique.setdefault(article.guid, article)  # a feed that repeats a guid: first wins
-    urls = [a.url for a in unique.values() if a.url and a.guid not in known]
-    owners = _owners_by_url(conn, urls)
-
-    new_rows: list[dict[str, Any]] = []
-    new_items: list[dict[str, Any]] = []
-    new_topics: dict[str, set[str]] = {}
-    new = updated = unchanged = merged = 0
-    changed: list[str] = []
-    stale = [
-        known[a.guid][0]
-        for a in unique.values()
-        if a.guid in known and known[a.guid][1] != a.fingerprint
-    ]
-    touched = _listed(conn, stale)  # where updated articles were before the change
-    for article in unique.values():
-        if article.guid in known:
-            article_id, fingerprint = known[article.guid]
-            if fingerprint == article.fingerprint:
-                unchanged += 1
-            elif article_id == article.id:
-                _update_article(conn, article)
-                conn.execute(
-                    update(items)
-                    .where(items.c.source == source_id, items.c.guid == article.guid)
-                    .values(fingerprint=article.fingerprint)
-                )
-                updated += 1
-                changed.append(article.id)
-            else:  # another source owns the story; remember we saw the new version
-                conn.execute(
-                    update(items)
-                    .where(items.c.source == source_id, items.c.guid == article.guid)
-                    .values(fingerprint=article.fingerprint)
-                )
-                unchanged += 1
-            continue
-        owner = owners.get(article.url) if article.url else None
-        if owner is not None:
-            new_items.append(_item_row(source_id, article, owner))
-            if owner in new_topics:  # the owner is new in this very batch
-                new_topics[owner] |= set(article.topics)
-            elif _add_topics(conn, owner, article.topics):
-                changed.append(owner)
-            merged += 1
-            continue
-        new_rows.append(_article_row(article, now))
-        new_items.append(_item_row(source_id, article, article.id))
-        new_topics[article.id] = set(article.topics)
-        if article.url:
-            owners[article.url] = article.id  # a later duplicate in this batch merges
-        new += 1
-        changed.append(article.id)
-    if new_rows:
-        conn.execute(insert(articles), new_rows)
-    if new_items:
-        conn.execute(insert(items), new_items)
-    topic_rows = [
-        {"article_id": article_id, "topic": topic}
-        for article_id, topics in new_topics.items()
-        for topic in sorted(topics)
-    ]
-    if topic_rows:
-        conn.execute(insert(article_topics), topic_rows)
-    if changed:
-        touched |= _listed(conn, changed)
-    return StoreResult(
-        new=new,
-        updated=updated,
-        unchanged=unchanged,
-        merged=merged,
-        changed_ids=tuple(changed),
-        touched=touched,
-    )
-
-
-def _listed(conn: Connection, ids: Sequence[str]) -> Touched:
-    """The desks and topics that list any of these articles."""
-    desks: set[str] = set()
-    topics: set[str] = set()
-    for chunk in chunked(list(ids)):
-        desks.update(
-            conn.execute(
-                select(articles.c.desk).where(articles.c.id.in_(chunk)).distinct()
-            ).scalars()
-        )
-        topics.update(
-            conn.execute(
-                select(article_topics.c.topic)
-                .where(article_topics.c.article_id.in_(chunk))
-                .distinct()
-            ).scalars()
-        )
-    return Touched(frozenset(desks), frozenset(topics))
-
-
-def _owners_by_url(conn: Connection, urls: list[str]) -> dict[str, str]:
+    needs = lookups_for(batch, known)
     owners: dict[str, str] = {}
-    for chunk in chunked(urls):
-        for row in conn.execute(
-            select(articles.c.url, articles.c.id).where(articles.c.url.in_(chunk))
-        ):
-            owners[row.url] = row.id
-    return owners
+    for urls in chunked(sorted(needs.urls)):
+        query = select(articles.c.url, articles.c.id).where(articles.c.url.in_(urls))
+        owners.update((row.url, row.id) for row in conn.execute(query))
+    stories = _stories(conn, sorted(needs.article_ids | set(owners.values())))
+    return plan_batch(batch, known, owners, stories)
 
 
-def _article_row(article: Article, now: datetime) -> dict[str, Any]:
-    return {**to_row(article, omit=_NOT_COLUMNS), "first_seen": now}
-
-
-def _item_row(source_id: str, article: Article, article_id: str) -> dict[str, Any]:
+def _stories(conn: Connection, ids: list[str]) -> dict[str, StoredStory]:
+    desks: dict[str, str] = {}
+    for chunk in chunked(ids):
+        query = select(articles.c.id, articles.c.desk).where(articles.c.id.in_(chunk))
+        desks.update((row.id, row.desk) for row in conn.execute(query))
+    topics = _topics_of(conn, list(desks))
     return {
-        "source": source_id,
-        "guid": article.guid,
-        "article_id": article_id,
-        "fingerprint": article.fingerprint,
+        story: StoredStory(desk, frozenset(topics.get(story, ()))) for story, desk in desks.items()
     }
 
 
-def _update_article(conn: Connection, article: Article) -> None:
-    keep = {*_IDENTITY, "url", "published"}
-    values = {k: v for k, v in to_row(article, omit=_NOT_COLUMNS).items() if k not in keep}
-    if article.dated:  # an undated item keeps its first-seen time
-        values["published"] = article.published
-    if article.url:
-        taken = conn.execute(
-            select(articles.c.id).where(articles.c.url == article.url, articles.c.id != article.id)
-        ).first()
-        if taken is None:
-            values["url"] = article.url
-    conn.execute(update(articles).where(articles.c.id == article.id).values(**values))
-    conn.execute(delete(article_topics).where(article_topics.c.article_id == article.id))
-    if article.topics:
-        conn.execute(
-            insert(article_topics),
-            [{"article_id": article.id, "topic": t} for t in article.topics],
-        )
-
-
-def _add_topics(conn: Connection, article_id: str, topics: Iterable[str]) -> bool:
-    """Union a merged duplicate's topics into the stored story; True if any was new."""
-    have = set(
-        conn.execute(
-            select(article_topics.c.topic).where(article_topics.c.article_id == article_id)
-        ).scalars()
-    )
-    missing = sorted(set(topics) - have)
-    if missing:
-        conn.execute(
-            insert(article_topics), [{"article_id": article_id, "topic": t} for t in missing]
-        )
-    return bool(missing)
-
-
-def _topics_of(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+def _topics_of(conn: Connection, ids: list[str]) -> dict[str, tuple[str, ...]]:
     found: dict[str, list[str]] = {}
-    for chunk in chunked(list(ids)):
+    for chunk in chunked(ids):
         query = (
             select(article_topics.c.article_id, article_topics.c.topic)
             .where(article_topics.c.article_id.in_(chunk))
@@ -283,6 +169,58 @@ def _topics_of(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, ...
         for row in conn.execute(query):
             found.setdefault(row.article_id, []).append(row.topic)
     return {key: tuple(value) for key, value in found.items()}
+
+
+# -- applying a plan ----------------------------------------------------------------------
+
+
+def _apply(conn: Connection, source_id: str, plan: Plan, now: datetime) -> None:
+    """Write the plan. Its URL claims never collide, so the order is only the foreign keys'."""
+    if plan.inserts:
+        conn.execute(
+            insert(articles),
+            [{**_article_row(write.article), "first_seen": now} for write in plan.inserts],
+        )
+    for write in plan.updates:
+        conn.execute(
+            update(articles).where(articles.c.id == write.article.id).values(_rewrite(write))
+        )
+    if plan.updates:
+        rewritten = [write.article.id for write in plan.updates]
+        for chunk in chunked(rewritten):
+            conn.execute(delete(article_topics).where(article_topics.c.article_id.in_(chunk)))
+    written = [(write.article.id, write.topics) for write in (*plan.inserts, *plan.updates)]
+    topic_rows = [
+        {"article_id": story, "topic": topic}
+        for story, topics in (*written, *plan.topic_unions)
+        for topic in sorted(topics)
+    ]
+    if topic_rows:
+        conn.execute(insert(article_topics), topic_rows)
+    if plan.new_items:
+        conn.execute(
+            insert(items), [{"source": source_id, **to_row(link)} for link in plan.new_items]
+        )
+    for link in plan.seen_items:
+        conn.execute(
+            update(items)
+            .where(items.c.source == source_id, items.c.guid == link.guid)
+            .values(fingerprint=link.fingerprint)
+        )
+
+
+def _article_row(article: Article) -> dict[str, Any]:
+    return to_row(article, omit=_NOT_COLUMNS)
+
+
+def _rewrite(write: StoryWrite) -> dict[str, Any]:
+    """The columns an update sets: all but the identity, and what the plan keeps."""
+    keep = set(_IDENTITY)
+    if write.keep_url:
+        keep.add("url")
+    if write.keep_published:
+        keep.add("published")
+    return {name: value for name, value in _article_row(write.article).items() if name not in keep}
 
 
 # -- listing ------------------------------------------------------------------------------
