@@ -55,7 +55,17 @@ from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError, ParseError
 from feedsvc.fetch import AddressPolicy, Fetcher, Limits
-from feedsvc.model import Article, Catalog, Desk, Document, RawItem, Source, SourceResult, Topic
+from feedsvc.model import (
+    Article,
+    Catalog,
+    Desk,
+    Document,
+    RawItem,
+    Source,
+    SourceResult,
+    Topic,
+    Touched,
+)
 from feedsvc.normalise import normalise
 from feedsvc.parse import ENTITIES_REFUSED, parse_feed
 from feedsvc.publish import Publisher
@@ -427,7 +437,7 @@ def test_hostile_transfer_fails_only_its_source(
     assert not failed.ok
     assert expected in (failed.error or ""), failed.error
     assert failed.line() == f"hostile: error: {failed.error}"
-    assert failed.feeds == frozenset() and failed.changed_ids == ()
+    assert failed.touched == Touched() and failed.changed_ids == ()
     assert snapshot(store, "hostile") == before  # nothing stored, nothing lost
     state = store.source_state("hostile")
     assert state is not None

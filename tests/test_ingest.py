@@ -13,7 +13,7 @@ import pytest
 from feedsvc.backoff import next_fetch_at
 from feedsvc.catalog import load_catalog
 from feedsvc.fetch import AddressPolicy, Fetcher, Limits
-from feedsvc.model import Catalog, Fetched, Source, SourceResult, Validators
+from feedsvc.model import Catalog, Fetched, Source, SourceResult, Touched, Validators
 from feedsvc.refresh import Refresher, fetch_and_store
 from feedsvc.store import Store
 from servers import LoopbackServer, Reply, closed_port
@@ -87,7 +87,7 @@ def test_unchanged_folder_costs_no_article_write(
     run(store, catalog, fetch, now)
     again = {r.source_id: r for r in run(store, catalog, fetch, now + timedelta(minutes=1))}
     assert again["nym-wire"].not_modified  # same bytes, same rules: not even parsed
-    assert again["nym-wire"].feeds == frozenset()
+    assert again["nym-wire"].touched == Touched()
     assert again["nym-wire"].line() == "nym-wire: unchanged since the last fetch"
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine
 from admin_support import AUTH, free_port, rss, wait_for
 from feedsvc import telemetry
 from feedsvc.config import Settings
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 from feedsvc.telemetry import FETCH_DURATION, FETCHES, labels, observe, parse_labels, render
 from feedsvc.web import create_app
 from servers import LoopbackServer, Reply
@@ -231,12 +231,12 @@ def test_readyz_checks_the_scheduler_heartbeat(client: FlaskClient, published: S
     ]
     for age, status, text in cases:
         with published.write() as conn:
-            published.put_state(conn, "scheduler_heartbeat", (datetime.now(UTC) - age).isoformat())
+            published.put_state(conn, StateKey.HEARTBEAT, (datetime.now(UTC) - age).isoformat())
         response = client.get("/readyz")
         assert response.status_code == status, age
         assert text in response.get_data(as_text=True)
     with published.write() as conn:
-        published.put_state(conn, "scheduler_heartbeat", "yesterday")
+        published.put_state(conn, StateKey.HEARTBEAT, "yesterday")
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
 

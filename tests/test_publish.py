@@ -83,9 +83,9 @@ def test_only_touched_feeds_are_rendered_again(
     article.write_bytes(article.read_bytes().replace(b"steel", b"aluminium"))
     result = fetch_and_store(europe, catalog, published, Fetcher().fetch, now)
     assert result.updated == 1
-    assert "desks/europe" in result.feeds and "desks/nym" not in result.feeds
+    assert "europe" in result.touched.desks and "nym" not in result.touched.desks
     before = bodies(published)
-    changed = pub.publish(result.feeds, now + timedelta(minutes=1)).changed
+    changed = pub.publish(result.touched, now + timedelta(minutes=1)).changed
     assert "feeds/desks/europe.rss" in changed and "feeds/all.atom" in changed
     assert not any(path.startswith("feeds/desks/nym") for path in changed)
     after = bodies(published)

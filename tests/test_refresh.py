@@ -60,7 +60,7 @@ def test_a_refresh_gives_the_lease_back_and_sets_the_next_fetch(
     store: Store, catalog: Catalog, server: LoopbackServer, now: datetime
 ) -> None:
     result = refresher(store, now).refresh(catalog.sources["remote"], catalog)
-    assert result.ok and result.new == 1 and result.feeds
+    assert result.ok and result.new == 1 and result.touched
     health = store.source_health("remote")
     assert health is not None and health.lease_until is None
     assert health.next_fetch_at == now + timedelta(minutes=10)
@@ -74,7 +74,7 @@ def test_a_source_leased_elsewhere_is_busy_and_not_fetched(
     result = refresher(store, now).refresh(catalog.sources["remote"], catalog)
     assert result.busy and not result.ok and not result.failed
     assert result.line() == BUSY_LINE
-    assert result.feeds == frozenset()
+    assert not result.touched
     assert server.hits("/feed") == 0
     health = store.source_health("remote")  # the other process keeps its lease
     assert health is not None and health.lease_until == now + timedelta(minutes=5)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from feedsvc.schema import articles, fetches, items, state
+from feedsvc.store.schema import articles, fetches, items, state
 from polling import wait_for
 from schedule_support import add_source, rss
 from servers import LoopbackServer, Reply

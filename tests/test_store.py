@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from feedsvc.model import Article, Source, Validators
-from feedsvc.schema import articles, metadata, sources
+from feedsvc.model import Article, Source, Touched, Validators
 from feedsvc.store import Store, source_config
+from feedsvc.store.schema import articles, metadata, sources
 
 T0 = datetime(2025, 6, 23, 19, 9, tzinfo=UTC)
 
@@ -73,21 +73,23 @@ def test_new_then_unchanged_then_updated(wired: Store, now: datetime) -> None:
         "wire", [make_article(1), make_article(2)], Validators('"a"'), 200, now
     )
     assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
-    assert first.feeds == {"all", "desks/nym", "topics/security"}
+    assert first.touched == Touched(frozenset({"nym"}), frozenset({"security"}))
 
     again = wired.save_batch(
         "wire", [make_article(1), make_article(2)], Validators('"a"'), 200, now
     )
     assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
-    assert again.feeds == frozenset()
+    assert again.touched == Touched() and not again.touched
 
     edited = make_article(
         2, title="Story 2, corrected", fingerprint="fp-2b", desk="europe", topics=("trade",)
     )
     third = wired.save_batch("wire", [make_article(1), edited], Validators('"b"'), 200, now)
     assert (third.new, third.updated, third.unchanged) == (0, 1, 1)
-    # the article left nym/security for europe/trade: all four feeds must be rendered again
-    assert third.feeds == {"all", "desks/nym", "desks/europe", "topics/security", "topics/trade"}
+    # the article left nym/security for europe/trade: all four listings must be rendered again
+    assert third.touched == Touched(
+        frozenset({"nym", "europe"}), frozenset({"security", "trade"})
+    )
     stored = {a.id: a for a in wired.list_articles()}
     assert stored["id-2"].title == "Story 2, corrected"
     assert stored["id-2"].topics == ("trade",)
@@ -148,7 +150,7 @@ def test_duplicate_guid_inside_one_batch(wired: Store, now: datetime) -> None:
     result = wired.save_batch(
         "wire", [make_article(1), make_article(1, title="dup")], Validators(), 200, now
     )
-    assert result.new == 1
+    assert (result.new, result.skipped) == (1, 1)
     assert wired.list_articles()[0].title == "Story 1"
 
 
@@ -158,6 +160,31 @@ def test_same_url_twice_in_one_batch_merges(wired: Store, now: datetime) -> None
     result = wired.save_batch("wire", [a, b], Validators(), 200, now)
     assert (result.new, result.merged) == (1, 1)
     assert wired.count_articles() == 1
+
+
+def test_an_update_and_a_new_item_may_want_one_url_in_one_batch(
+    wired: Store, now: datetime
+) -> None:
+    wired.save_batch("wire", [make_article(1)], Validators(), 200, now)
+    moved = make_article(1, url="https://news.example/moved", fingerprint="fp-1b")
+    newcomer = make_article(2, url=moved.url, topics=("trade",))
+    result = wired.save_batch("wire", [moved, newcomer], Validators(), 200, now)
+    assert (result.new, result.updated, result.merged) == (0, 1, 1)
+    (stored,) = wired.list_articles()
+    assert (stored.id, stored.url, stored.topics) == ("id-1", moved.url, ("security", "trade"))
+
+
+def test_a_duplicate_merged_before_its_story_is_updated_keeps_its_topics(
+    wired: Store, now: datetime
+) -> None:
+    wired.save_batch("wire", [make_article(1)], Validators(), 200, now)
+    twin = make_article(2, url=make_article(1).url, topics=("trade",))
+    edited = make_article(1, fingerprint="fp-1b", topics=("digital",))
+    result = wired.save_batch("wire", [twin, edited], Validators(), 200, now)
+    assert (result.updated, result.merged, result.skipped) == (1, 1, 0)
+    assert wired.list_articles()[0].topics == ("digital", "trade")
+    listed = Touched(frozenset({"nym"}), frozenset({"security", "digital", "trade"}))
+    assert result.touched == listed
 
 
 def test_listing_filters_and_order(wired: Store, now: datetime) -> None:

@@ -23,12 +23,12 @@ from feedsvc.catalog import format_interval, load_catalog
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.model import Catalog
+from feedsvc.model import Catalog, Touched
 from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
 from feedsvc.refresh import Refresher, lease_owner, utcnow
 from feedsvc.sources import SourceAdmin, SourceView, with_api_sources
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -151,13 +151,13 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     store = env.store
     store.sync_sources(catalog.sources.values(), utcnow())
     refresher = Refresher(store, env.fetcher.fetch, owner=lease_owner("cli"))
-    touched: set[str] = set()
+    touched = Touched()
     failed = False
     for result in refresher.refresh_all(chosen, catalog):
         click.echo(result.line())
-        touched |= result.feeds
+        touched |= result.touched
         failed = failed or result.failed
-    published = env.publisher.publish(touched if store.get_state("site") else None, utcnow())
+    published = env.publisher.publish(touched if store.get_state(StateKey.SITE) else None, utcnow())
     if published.changed:
         # stdout stays one line per source (scripts read it); this goes to the log
         log.info("published: %d feed files changed", len(published.changed))

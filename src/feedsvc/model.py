@@ -8,7 +8,7 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -211,16 +211,45 @@ class ArticleJson(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class Touched:
+    """The desks and topics whose listings a change reached.
+
+    The store says which; only publishing knows which feeds show them. Every
+    article has a desk, so a change that reached anything reached a desk, and
+    also the listing of every article (the combined feed).
+    """
+
+    desks: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.desks or self.topics)
+
+    def __or__(self, other: Touched) -> Touched:
+        return Touched(self.desks | other.desks, self.topics | other.topics)
+
+    @classmethod
+    def union(cls, many: Iterable[Touched]) -> Touched:
+        desks: set[str] = set()
+        topics: set[str] = set()
+        for touched in many:
+            desks |= touched.desks
+            topics |= touched.topics
+        return cls(frozenset(desks), frozenset(topics))
+
+
+@dataclass(frozen=True, slots=True)
 class StoreResult:
-    """What storing one source's batch changed."""
+    """What storing one source's batch did: counts per decision, and what it changed."""
 
     new: int = 0
     updated: int = 0
     unchanged: int = 0
     merged: int = 0
+    skipped: int = 0
+    """Items whose guid came earlier in the same batch."""
     changed_ids: tuple[str, ...] = ()
-    feeds: frozenset[str] = frozenset()
-    """Feed keys whose content changed: ``all``, ``desks/<id>``, ``topics/<id>``."""
+    touched: Touched = Touched()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +270,7 @@ class SourceResult:
     error: str | None = None
     problems: tuple[str, ...] = ()
     changed_ids: tuple[str, ...] = ()
-    feeds: frozenset[str] = frozenset()
+    touched: Touched = Touched()
     status: int | None = None
     consecutive_errors: int = 0
     max_age: timedelta | None = None

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from feedsvc.model import Catalog, PublishedFeed, Source
+from feedsvc.model import Catalog, PublishedFeed, Source, Touched
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import Store
 from feedsvc.telemetry import PUBLISH_DURATION, observe
@@ -33,7 +33,7 @@ PLACEHOLDER_BASE = "http://feedsvc.invalid/"
 STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
 OPML_PATH = "feeds.opml"
 OPML_MEDIA_TYPE = "text/x-opml; charset=utf-8"
-SITE_STATE_KEY = "site"
+ALL = "all"
 MIN_MAX_AGE = timedelta(seconds=10)
 MAX_MAX_AGE = timedelta(hours=1)
 DEFAULT_EVERY = timedelta(minutes=15)
@@ -50,11 +50,27 @@ def etag_for(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
+def desk_key(desk: str) -> str:
+    return f"desks/{desk}"
+
+
+def topic_key(topic: str) -> str:
+    return f"topics/{topic}"
+
+
+def feed_keys(touched: Touched) -> list[str]:
+    """The feeds that list what changed: its desks, its topics, and the combined one."""
+    if not touched:
+        return []
+    desks = [desk_key(desk) for desk in sorted(touched.desks)]
+    return [ALL, *desks, *(topic_key(topic) for topic in sorted(touched.topics))]
+
+
 def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
     """Every feed the catalogue implies, by key: ``all``, ``desks/<id>``, ``topics/<id>``."""
     fastest = _fastest(catalog.sources.values())
     specs = {
-        "all": FeedSpec(
+        ALL: FeedSpec(
             path="feeds/all",
             title="All articles",
             description="Every article from every desk",
@@ -65,20 +81,20 @@ def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
     }
     for desk in catalog.desks.values():
         own = [s for s in catalog.sources.values() if s.desk == desk.id]
-        specs[f"desks/{desk.id}"] = FeedSpec(
-            path=f"feeds/desks/{desk.id}",
+        specs[desk_key(desk.id)] = FeedSpec(
+            path=f"feeds/{desk_key(desk.id)}",
             title=desk.title,
             description=desk.description or f"Articles from the {desk.title}",
-            home_path=f"desks/{desk.id}",
+            home_path=desk_key(desk.id),
             ttl=_fastest(own) if own else fastest,
             language=desk.language,
         )
     for topic in catalog.topics.values():
-        specs[f"topics/{topic.id}"] = FeedSpec(
-            path=f"feeds/topics/{topic.id}",
+        specs[topic_key(topic.id)] = FeedSpec(
+            path=f"feeds/{topic_key(topic.id)}",
             title=topic.title,
             description=topic.description or f"Articles about {topic.title}",
-            home_path=f"topics/{topic.id}",
+            home_path=topic_key(topic.id),
             ttl=fastest,
             language=topic.language,
         )
@@ -113,7 +129,7 @@ def render_opml(specs: Mapping[str, FeedSpec], base_url: str) -> bytes:
         "  <body>",
     ]
     for key, spec in specs.items():
-        category = "/" + key if key != "all" else "/all"
+        category = "/" + key
         lines.append(f"    <outline text={quoteattr(spec.title)} title={quoteattr(spec.title)}>")
         for fmt in FORMATS:
             outline_type = "rss"  # OPML 2.0 subscription lists use type="rss" for every format
@@ -178,11 +194,12 @@ class Publisher:
         self.specs = feed_specs(catalog)
         self.source_titles = {s.id: s.title or s.id for s in catalog.sources.values()}
 
-    def publish(self, keys: Iterable[str] | None, now: datetime) -> PublishResult:
-        """Render ``keys`` (every feed when None) and store those whose bytes changed."""
+    def publish(self, touched: Touched | None, now: datetime) -> PublishResult:
+        """Render the feeds that list ``touched`` (every feed when None); store changed bytes."""
         started = time.monotonic()
-        everything = keys is None
-        wanted = list(self.specs) if keys is None else [k for k in keys if k in self.specs]
+        everything = touched is None
+        keys = list(self.specs) if touched is None else feed_keys(touched)
+        wanted = [key for key in keys if key in self.specs]
         base = self.base_url or PLACEHOLDER_BASE
         rendered: list[PublishedFeed] = []
         for key in wanted:
@@ -200,7 +217,7 @@ class Publisher:
         keep = {feed.path for feed in rendered} if everything else None
         saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
         if self.publish_dir is not None:
-            self._export(rendered, saved.last_modified)
+            self._export(self.publish_dir, rendered, saved.last_modified)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
         return PublishResult(changed=saved.changed, unchanged=len(rendered) - len(saved.changed))
 
@@ -237,14 +254,13 @@ class Publisher:
         )
 
     def _export(
-        self, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
+        self, target: Path, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
     ) -> None:
         """Write static copies; an unchanged file is left alone so its mtime stays."""
-        assert self.publish_dir is not None
         base = self.base_url or STATIC_FALLBACK_BASE
         for feed in feeds:
             body = feed.body.replace(PLACEHOLDER_BASE.encode(), base.encode())
-            write_if_changed(self.publish_dir / feed.path, body, last_modified.get(feed.path))
+            write_if_changed(target / feed.path, body, last_modified.get(feed.path))
 
 
 def write_if_changed(target: Path, body: bytes, modified: datetime | None) -> bool:

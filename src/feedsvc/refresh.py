@@ -2,7 +2,7 @@
 
 A refresh claims the source's lease in the database, fetches, parses,
 normalises and stores, works out the next fetch time, gives the lease back,
-and returns a ``SourceResult`` whose ``feeds`` are what the caller publishes.
+and returns a ``SourceResult`` whose ``touched`` desks and topics are what the caller publishes.
 The lease is what keeps two processes (two schedulers, a scheduler and the
 command line, a scheduler and an operator's refresh) from fetching one source
 at once: a source leased elsewhere is not fetched and comes back *busy*, which
@@ -244,7 +244,7 @@ def _stages(
         merged=stored.merged,
         problems=all_problems,
         changed_ids=stored.changed_ids,
-        feeds=stored.feeds,
+        touched=stored.touched,
         status=status,
         max_age=fetched.max_age,
     )

@@ -29,17 +29,16 @@ from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings
 from feedsvc.errors import StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.model import Catalog, Source
+from feedsvc.model import Catalog, Source, Touched
 from feedsvc.publish import Publisher
 from feedsvc.refresh import LEASE, FetchFunction, Lease, Refresher, lease_owner, utcnow
 from feedsvc.sources import with_api_sources
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 
 log = logging.getLogger(__name__)
 
 HOST_BUSY_RETRY = timedelta(seconds=2)
 REMOVED_SOURCE_WAIT = timedelta(hours=1)
-HEARTBEAT_KEY = "scheduler_heartbeat"
 HEARTBEAT_EVERY = timedelta(seconds=10)
 
 
@@ -83,7 +82,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._running = 0
         self._hosts: dict[str, int] = {}
-        self._pending: set[str] = set()
+        self._pending = Touched()
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self._futures: list[Future[None]] = []
@@ -172,14 +171,14 @@ class Scheduler:
     def _beat(self, now: datetime) -> None:
         if now - self._heartbeat >= HEARTBEAT_EVERY:
             with self.store.write() as conn:
-                self.store.put_state(conn, HEARTBEAT_KEY, now.isoformat())
+                self.store.put_state(conn, StateKey.HEARTBEAT, now.isoformat())
             self._heartbeat = now
 
     def flush_publish(self) -> None:
         with self._lock:
-            keys, self._pending = self._pending, set()
-        if keys:
-            self.publisher.publish(keys, self.clock())
+            touched, self._pending = self._pending, Touched()
+        if touched:
+            self.publisher.publish(touched, self.clock())
 
     def _run(self, lease: Lease) -> None:
         catalog = self.catalog
@@ -194,9 +193,9 @@ class Scheduler:
                 return
             try:
                 result = self.refresher.run(lease, source, catalog)
-                if result.feeds:
+                if result.touched:
                     with self._lock:
-                        self._pending |= result.feeds
+                        self._pending |= result.touched
             finally:
                 self._give_host(host)
         except Exception:

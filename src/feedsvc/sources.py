@@ -240,7 +240,7 @@ class SourceAdmin:
         result = self.refresher.refresh(source, catalog)
         if result.busy:
             raise Conflict(f"source {source_id!r} is being fetched right now; try again shortly")
-        if result.feeds:
-            self.publisher(catalog).publish(result.feeds, self.clock())
+        if result.touched:
+            self.publisher(catalog).publish(result.touched, self.clock())
         log.info("source=%s refreshed by an operator: %s", source_id, result.line())
         return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from feedsvc.schema import metadata
+from feedsvc.store.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

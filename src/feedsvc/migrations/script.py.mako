@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from feedsvc.schema import UTCDateTime
+from feedsvc.store.schema import UTCDateTime
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.model import PublishedFeed
-from feedsvc.publish import PLACEHOLDER_BASE, SITE_STATE_KEY, etag_for
-from feedsvc.store import Store
+from feedsvc.publish import PLACEHOLDER_BASE, etag_for
+from feedsvc.store import StateKey, Store
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +107,11 @@ class FeedCache:
                 return
             self._checked = now
             try:
-                generation = self.store.get_state("generation")
+                generation = self.store.get_state(StateKey.GENERATION)
                 if generation == self._generation and not force:
                     return
                 feeds = {feed.path: feed for feed in self.store.load_feeds()}
-                site = self.store.get_state(SITE_STATE_KEY)
+                site = self.store.get_state(StateKey.SITE)
             except SQLAlchemyError as exc:
                 # The database is away (restart, failover, no schema yet): keep
                 # serving the bytes already here and look again next second.

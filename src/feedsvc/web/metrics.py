@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 from feedsvc.telemetry import (
     CONTENT_TYPE,
     FEED_REQUESTS,
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY = 5.0
 COUNTER_KEY = REQUEST_COUNTER
 REGISTRY_KEY = "feedsvc.metrics_registry"
-HEARTBEAT_KEY = "scheduler_heartbeat"
 
 SOURCES = Metric("feedsvc_sources", "gauge", "Registered sources by state.")
 ARTICLES = Metric("feedsvc_articles", "gauge", "Articles stored.")
@@ -145,7 +144,7 @@ def _gauges(store: Store) -> list[Gauge]:
             ],
         ),
     ]
-    beat = store.get_state(HEARTBEAT_KEY)
+    beat = store.get_state(StateKey.HEARTBEAT)
     if beat:
         try:
             moment = datetime.fromisoformat(beat)

@@ -9,12 +9,11 @@ from flask import Blueprint, Flask, Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
-from feedsvc.store import Store
+from feedsvc.store import StateKey, Store
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ops", __name__)
-HEARTBEAT_KEY = "scheduler_heartbeat"  # written by feedsvc.scheduler every 10 s
 HEARTBEAT_MAX_AGE = timedelta(seconds=60)
 
 
@@ -50,7 +49,7 @@ def readyz() -> Response:
     store: Store = current_app.extensions["feedsvc.store"]
     if not store.ping():
         return Response("database unreachable\n", status=503, mimetype="text/plain")
-    problem = _heartbeat_problem(store.get_state(HEARTBEAT_KEY), datetime.now(UTC))
+    problem = _heartbeat_problem(store.get_state(StateKey.HEARTBEAT), datetime.now(UTC))
     if problem:
         return Response(problem + "\n", status=503, mimetype="text/plain")
     return Response("ready\n", mimetype="text/plain")

@@ -1,7 +1,7 @@
 """The database tables, as SQLAlchemy Core metadata.
 
-One definition serves SQLite and PostgreSQL. Alembic migrations under
-``migrations/`` create these tables; ``tests/test_store.py`` checks that the
+One definition serves SQLite and PostgreSQL. The Alembic migrations under
+``feedsvc/migrations/`` create these tables; ``tests/test_store.py`` checks that the
 migrated database and this metadata agree, so they cannot drift apart.
 Times are stored as naive UTC and handed back as aware UTC (``UTCDateTime``),
 because SQLite has no zone-aware type and the two back-ends must behave alike.

@@ -1,0 +1,49 @@
+"""Storage: the tables of ``schema.py`` behind one ``Store``; one code for SQLite and PostgreSQL.
+
+Each part owns what it stores and derives from ``engine.Database``, which
+owns the engine and the write policy:
+
+- ``engine``    engine creation, SQLite pragmas, write transactions and retries, migrations;
+- ``sources``   the source registry (catalogue and API sources), health, the fetch log;
+- ``schedule``  leases, due sources, and what each fetch leaves on its source;
+- ``articles``  storing a batch by its ``plan``, and listing, counting, searching;
+- ``plan``      what a batch does (new, updated, merged, …): pure, no database;
+- ``feeds``     published feed bytes and their validators;
+- ``state``     small values shared by processes, under the keys of ``StateKey``;
+- ``metrics``   shared Prometheus counters;
+- ``schema``    the tables; ``rows`` maps their rows to records and back, by field name.
+
+``Store`` is all of them at once, so the rest of feedsvc holds one object.
+"""
+
+from __future__ import annotations
+
+from feedsvc.store.articles import ArticleStore
+from feedsvc.store.engine import create_db_engine
+from feedsvc.store.feeds import PublishedFeeds, SavedFeeds
+from feedsvc.store.metrics import Metrics
+from feedsvc.store.schedule import Schedule, SourceState
+from feedsvc.store.sources import (
+    FetchRecord,
+    SourceHealth,
+    SourceRegistry,
+    source_config,
+    source_from_config,
+)
+from feedsvc.store.state import SharedState, StateKey
+
+__all__ = [
+    "FetchRecord",
+    "SavedFeeds",
+    "SourceHealth",
+    "SourceState",
+    "StateKey",
+    "Store",
+    "create_db_engine",
+    "source_config",
+    "source_from_config",
+]
+
+
+class Store(SourceRegistry, Schedule, ArticleStore, PublishedFeeds, SharedState, Metrics):
+    """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""

@@ -1,0 +1,258 @@
+"""Articles: storing a source's batch by its plan, and listing, counting and searching.
+
+A source's batch is stored in one write transaction together with the fetch
+validators that produced it, so a crash either keeps both or neither: the next
+run re-fetches instead of trusting an ETag whose articles were never saved.
+What the batch does is decided by ``plan.plan_batch`` from what is read here
+first; this module only reads and applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
+
+from feedsvc.model import Article, StoreResult, Validators
+from feedsvc.store.engine import Database, chunked
+from feedsvc.store.plan import (
+    Action,
+    KnownItem,
+    Plan,
+    StoredStory,
+    StoryWrite,
+    lookups_for,
+    plan_batch,
+)
+from feedsvc.store.rows import from_row, to_row
+from feedsvc.store.schedule import record_fetch
+from feedsvc.store.schema import article_topics, articles, items
+from feedsvc.store.sources import FetchRecord
+
+_NOT_COLUMNS = ("topics",)  # a table of its own
+_IDENTITY = ("id", "source", "guid", "first_seen")  # never rewritten
+
+
+class ArticleStore(Database):
+    def save_batch(
+        self,
+        source_id: str,
+        batch: Sequence[Article],
+        validators: Validators,
+        status: int | None,
+        now: datetime,
+        duration_ms: int = 0,
+        content_digest: str | None = None,
+    ) -> StoreResult:
+        """Store one source's articles and the validators that brought them, all or nothing.
+
+        ``content_digest`` identifies the body (and the rules) these articles
+        came from; it is stored with them, so it can never claim a body whose
+        articles were not saved.
+        """
+
+        def work(conn: Connection) -> StoreResult:
+            plan = _plan(conn, source_id, batch)
+            _apply(conn, source_id, plan, now)
+            fetch = FetchRecord(
+                now,
+                "ok",
+                status,
+                new=plan.count(Action.NEW),
+                updated=plan.count(Action.UPDATED),
+                duration_ms=duration_ms,
+            )
+            record_fetch(conn, source_id, fetch, validators, content_digest)
+            return StoreResult(
+                new=fetch.new,
+                updated=fetch.updated,
+                unchanged=plan.count(Action.UNCHANGED),
+                merged=plan.count(Action.MERGED),
+                skipped=plan.count(Action.SKIPPED),
+                changed_ids=plan.changed_ids,
+                touched=plan.touched,
+            )
+
+        return self.transact(work)
+
+    def list_articles(
+        self,
+        desk: str | None = None,
+        topic: str | None = None,
+        source: str | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
+    ) -> list[Article]:
+        """Newest first; ties broken by id so every listing is deterministic."""
+        query = _newest_first(_filtered(select(articles), desk, topic, source)).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return _articles(conn, query)
+
+    def count_articles(
+        self, desk: str | None = None, topic: str | None = None, source: str | None = None
+    ) -> int:
+        query = _filtered(select(func.count()).select_from(articles), desk, topic, source)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def search_articles(
+        self,
+        desk: str | None = None,
+        topic: str | None = None,
+        source: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Article], int]:
+        """``list_articles`` plus a case-insensitive substring filter on title and summary.
+
+        Returns one page and the total that matched, for paging.
+        """
+        query = _filtered(select(articles), desk, topic, source)
+        counting = _filtered(select(func.count()).select_from(articles), desk, topic, source)
+        if text:
+            pattern = "%" + _like_escape(text.lower()) + "%"
+            matches = or_(
+                func.lower(articles.c.title).like(pattern, escape="\\"),
+                func.lower(articles.c.summary).like(pattern, escape="\\"),
+            )
+            query, counting = query.where(matches), counting.where(matches)
+        query = _newest_first(query).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return _articles(conn, query), conn.execute(counting).scalar_one()
+
+
+# -- reading what the planner needs ------------------------------------------------------
+
+
+def _plan(conn: Connection, source_id: str, batch: Sequence[Article]) -> Plan:
+    known = {
+        row.guid: KnownItem(row.article_id, row.fingerprint)
+        for row in conn.execute(
+            select(items.c.guid, items.c.article_id, items.c.fingerprint).where(
+                items.c.source == source_id
+            )
+        )
+    }
+    needs = lookups_for(batch, known)
+    owners: dict[str, str] = {}
+    for urls in chunked(sorted(needs.urls)):
+        query = select(articles.c.url, articles.c.id).where(articles.c.url.in_(urls))
+        owners.update((row.url, row.id) for row in conn.execute(query))
+    stories = _stories(conn, sorted(needs.article_ids | set(owners.values())))
+    return plan_batch(batch, known, owners, stories)
+
+
+def _stories(conn: Connection, ids: list[str]) -> dict[str, StoredStory]:
+    desks: dict[str, str] = {}
+    for chunk in chunked(ids):
+        query = select(articles.c.id, articles.c.desk).where(articles.c.id.in_(chunk))
+        desks.update((row.id, row.desk) for row in conn.execute(query))
+    topics = _topics_of(conn, list(desks))
+    return {
+        story: StoredStory(desk, frozenset(topics.get(story, ()))) for story, desk in desks.items()
+    }
+
+
+def _topics_of(conn: Connection, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for chunk in chunked(ids):
+        query = (
+            select(article_topics.c.article_id, article_topics.c.topic)
+            .where(article_topics.c.article_id.in_(chunk))
+            .order_by(article_topics.c.article_id, article_topics.c.topic)
+        )
+        for row in conn.execute(query):
+            found.setdefault(row.article_id, []).append(row.topic)
+    return {key: tuple(value) for key, value in found.items()}
+
+
+# -- applying a plan ----------------------------------------------------------------------
+
+
+def _apply(conn: Connection, source_id: str, plan: Plan, now: datetime) -> None:
+    """Write the plan. Its URL claims never collide, so the order is only the foreign keys'."""
+    if plan.inserts:
+        conn.execute(
+            insert(articles),
+            [{**_article_row(write.article), "first_seen": now} for write in plan.inserts],
+        )
+    for write in plan.updates:
+        conn.execute(
+            update(articles).where(articles.c.id == write.article.id).values(_rewrite(write))
+        )
+    if plan.updates:
+        rewritten = [write.article.id for write in plan.updates]
+        for chunk in chunked(rewritten):
+            conn.execute(delete(article_topics).where(article_topics.c.article_id.in_(chunk)))
+    written = [(write.article.id, write.topics) for write in (*plan.inserts, *plan.updates)]
+    topic_rows = [
+        {"article_id": story, "topic": topic}
+        for story, topics in (*written, *plan.topic_unions)
+        for topic in sorted(topics)
+    ]
+    if topic_rows:
+        conn.execute(insert(article_topics), topic_rows)
+    if plan.new_items:
+        conn.execute(
+            insert(items), [{"source": source_id, **to_row(link)} for link in plan.new_items]
+        )
+    for link in plan.seen_items:
+        conn.execute(
+            update(items)
+            .where(items.c.source == source_id, items.c.guid == link.guid)
+            .values(fingerprint=link.fingerprint)
+        )
+
+
+def _article_row(article: Article) -> dict[str, Any]:
+    return to_row(article, omit=_NOT_COLUMNS)
+
+
+def _rewrite(write: StoryWrite) -> dict[str, Any]:
+    """The columns an update sets: all but the identity, and what the plan keeps."""
+    keep = set(_IDENTITY)
+    if write.keep_url:
+        keep.add("url")
+    if write.keep_published:
+        keep.add("published")
+    return {name: value for name, value in _article_row(write.article).items() if name not in keep}
+
+
+# -- listing ------------------------------------------------------------------------------
+
+
+def _articles(conn: Connection, query: Select[Any]) -> list[Article]:
+    rows = conn.execute(query).all()
+    topics = _topics_of(conn, [row.id for row in rows])
+    return [from_row(Article, row, topics=topics.get(row.id, ())) for row in rows]
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(articles.c.published.desc(), articles.c.id.desc())
+
+
+def _filtered(
+    query: Select[Any], desk: str | None, topic: str | None, source: str | None
+) -> Select[Any]:
+    if desk is not None:
+        query = query.where(articles.c.desk == desk)
+    if topic is not None:
+        query = query.where(
+            articles.c.id.in_(
+                select(article_topics.c.article_id).where(article_topics.c.topic == topic)
+            )
+        )
+    if source is not None:
+        query = query.where(
+            articles.c.id.in_(select(items.c.article_id).where(items.c.source == source))
+        )
+    return query
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
