@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from feedsvc.dates import format_utc
+
 SourceKind = Literal["feed", "files"]
 
 
@@ -179,14 +181,10 @@ class Article:
             "author": self.author,
             "desk": self.desk,
             "topics": list(self.topics),
-            "published": _iso(self.published),
-            "updated": _iso(self.updated),
+            "published": format_utc(self.published),
+            "updated": format_utc(self.updated),
             "language": self.language,
         }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)

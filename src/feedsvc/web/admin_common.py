@@ -18,6 +18,7 @@ from datetime import datetime
 from flask import Flask, current_app
 
 from feedsvc.config import Settings
+from feedsvc.dates import format_utc
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.model import Source
 from feedsvc.publish import Publisher
@@ -69,7 +70,7 @@ def service(app: Flask | None = None) -> SourceAdmin:
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return format_utc(moment) if moment else None
 
 
 def health_json(health: SourceHealth | None) -> dict[str, object]:
