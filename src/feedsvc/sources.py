@@ -38,6 +38,7 @@ from feedsvc.ingest import FetchFunction, guarded_refresh, next_fetch_at
 from feedsvc.model import Catalog, Source, SourceResult
 from feedsvc.publish import Publisher
 from feedsvc.store import FetchRecord, SourceHealth, Store
+from feedsvc.urls import MAX_URL_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ CREATE_FIELDS = ("id", "kind", "url", "desk", "every", "timezone", "topics", "en
 EDIT_FIELDS = ("url", "desk", "every", "timezone", "topics", "enabled", "title")
 DEFAULT_EVERY = "15m"
 MAX_TITLE = 200
-MAX_URL = 2000
+MAX_URL = MAX_URL_LENGTH  # the fetcher's own limit, so the API cannot disagree with it
 MAX_ID = 100
 REFRESH_LEASE = timedelta(minutes=2)
 CRASH_RETRY = timedelta(minutes=1)
