@@ -269,7 +269,18 @@ def _strip_trackers(query: str) -> str:
 
 
 def _absolute_http(url: str | None, base: str | None, *, canonical: bool) -> str | None:
-    """The one link resolver: content links use it plainly, ``canonical_url`` strictly."""
+    """The one link resolver: content links use it plainly, ``canonical_url`` strictly.
+
+    Anything malformed is None rather than an exception, because feeds are
+    written by strangers.
+    """
+    try:
+        return _resolve(url, base, canonical=canonical)
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _resolve(url: str | None, base: str | None, *, canonical: bool) -> str | None:
     if url is None:
         return None
     url = _LINK_CONTROLS.sub("", url).strip()
@@ -288,11 +299,8 @@ def _absolute_http(url: str | None, base: str | None, *, canonical: bool) -> str
     host_text, port_text = _split_hostport(parts.netloc.rpartition("@")[2])
     if not host_text.startswith("["):
         host_text = host_text.rstrip(".")
-    try:
-        host = _ascii_host(host_text)
-        port = _port(port_text)
-    except ValueError:
-        return None
+    host = _ascii_host(host_text)  # ValueError: no link
+    port = _port(port_text)
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = _escaped(parts.path) or "/"
     query = _escaped(parts.query)
@@ -309,27 +317,18 @@ def _absolute_http(url: str | None, base: str | None, *, canonical: bool) -> str
 @lru_cache(maxsize=512)
 def resolved_base(base: str) -> str | None:
     """A base URL made absolute http(s); cached, since a feed's items share a few bases."""
-    try:
-        return _absolute_http(base, None, canonical=False)
-    except (ValueError, UnicodeError):
-        return None
+    return _absolute_http(base, None, canonical=False)
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """The URL an item is known by, so one story reached two ways is stored once.
 
-    Only absolute http(s) URLs survive; anything else, or anything malformed,
-    is None rather than an exception, because feeds are written by strangers.
+    Only absolute http(s) URLs survive, without fragment and trackers;
+    anything else, or anything malformed, is None.
     """
-    try:
-        return _absolute_http(url, base, canonical=True)
-    except (ValueError, UnicodeError):
-        return None
+    return _absolute_http(url, base, canonical=True)
 
 
 def content_url(url: str | None, base: str | None) -> str | None:
     """A link inside content: absolute http(s), but the author's query and fragment kept."""
-    try:
-        return _absolute_http(url, base, canonical=False)
-    except (ValueError, UnicodeError):
-        return None
+    return _absolute_http(url, base, canonical=False)
