@@ -77,15 +77,23 @@ def plausible(moment: datetime | None, now: datetime) -> datetime | None:
     return moment
 
 
-def _in_years(moment: datetime | None) -> datetime | None:
-    """The clock-free part of the window: the year (in UTC when the time has a zone)."""
+def _in_years(moment: datetime | None, *, as_utc: bool = False) -> datetime | None:
+    """The clock-free part of the window: the year, in UTC when the time has a zone.
+
+    The moment comes back as written, or with ``as_utc`` converted to UTC
+    when it has a zone; None outside the years or past what UTC can hold.
+    """
     if moment is None:
         return None
-    try:
-        year = moment.astimezone(UTC).year if moment.utcoffset() is not None else moment.year
-    except OverflowError:
+    in_utc = moment
+    if moment.utcoffset() is not None:
+        try:
+            in_utc = moment.astimezone(UTC)
+        except OverflowError:
+            return None
+    if not FIRST_YEAR <= in_utc.year <= LAST_YEAR:
         return None
-    return moment if FIRST_YEAR <= year <= LAST_YEAR else None
+    return in_utc if as_utc else moment
 
 
 # --------------------------------------------------------------------------- zones and UTC
@@ -279,14 +287,6 @@ def _read_feed_date(text: str) -> datetime | None:
     raise _Unreadable(text)
 
 
-def _utc_if_aware(moment: datetime | None) -> datetime | None:
-    """Aware times in UTC, naive ones as they are; both only inside the window's years."""
-    moment = _in_years(moment)
-    if moment is None or moment.utcoffset() is None:
-        return moment
-    return moment.astimezone(UTC)
-
-
 def parse_date(raw: str | None, parsed: time.struct_time | None = None) -> datetime | None:
     """A feed's date string as a datetime: naive when it names no zone, else in UTC.
 
@@ -299,13 +299,13 @@ def parse_date(raw: str | None, parsed: time.struct_time | None = None) -> datet
     if text:
         for reader in (_parse_iso, _read_feed_date):
             try:
-                return _utc_if_aware(reader(text))
+                return _in_years(reader(text), as_utc=True)
             except _Unreadable:
                 continue
     if parsed is None:
         return None
     try:
-        return _utc_if_aware(datetime(*parsed[:6], tzinfo=UTC))
+        return _in_years(datetime(*parsed[:6], tzinfo=UTC), as_utc=True)
     except (ValueError, TypeError, OverflowError):
         return None
 

@@ -80,7 +80,7 @@ def getaddrinfo_within(host: str, port: int, timeout: float) -> list[tuple[Any, 
     A lookup that outlives the deadline is abandoned, not waited for: the
     thread ends on its own when the resolver gives up.
     """
-    outcome: list[object] = []
+    outcome: list[list[tuple[Any, ...]] | OSError] = []
 
     def lookup() -> None:
         try:
@@ -96,5 +96,5 @@ def getaddrinfo_within(host: str, port: int, timeout: float) -> list[tuple[Any, 
     result = outcome[0]
     if isinstance(result, OSError):
         raise result
-    return result  # type: ignore[return-value]
+    return result
 
