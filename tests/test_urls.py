@@ -73,7 +73,7 @@ URLS = [
     Row("spaces in the path", "http://{server}/a feed", True, arrives="/a%20feed"),
     Row("non-ASCII path", "http://{server}/café?q=thé", True, arrives="/caf%C3%A9"),
     Row("fragment", "http://{server}/feed#top", True, arrives="/feed"),
-    Row("empty port", "http://localhost:/feed", True),
+    Row("empty port", "http://news.invalid:/feed", True),
     Row("legacy IPv4 spelling", "http://127.1:{port}/feed", True, arrives="/feed"),
     Row("IPv6", "http://[::1]:{port}/feed", True),
     Row("IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]:{port}/feed", True),
