@@ -1,4 +1,5 @@
-"""fetch.py against real loopback servers: conditional GET, limits, redirects, policy, folders.
+"""The fetch package against real loopback servers: conditional GET, limits, redirects,
+policy, folders.
 
 Only 127.0.0.0/8 is ever contacted. Every refused address in here is refused by
 the policy before any socket is opened; the tests that prove it use literal
@@ -610,7 +611,7 @@ def test_other_schemes_are_refused(url: str) -> None:
     ],
 )
 def test_malformed_urls_are_refused(url: str) -> None:
-    with pytest.raises(BlockedAddressError, match="invalid URL"):
+    with pytest.raises(BlockedAddressError, match="bad URL"):
         check_url(url)
 
 

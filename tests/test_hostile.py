@@ -357,7 +357,7 @@ TRANSFER_ROWS: list[tuple[str, dict[str, Reply], str]] = [
     (
         "redirect-to-file",
         {"/feed": _redirect("file:///etc/passwd")},
-        "refused scheme 'file' in 'file:///etc/passwd'",
+        "bad URL 'file:///etc/passwd': refused scheme 'file'",
     ),
     (
         "redirect-to-gopher",

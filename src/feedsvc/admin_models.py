@@ -38,6 +38,7 @@ from feedsvc.catalog import (
 )
 from feedsvc.errors import ValidationError
 from feedsvc.model import ArticleJson, Source, UtcTime
+from feedsvc.urls import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
     from feedsvc.model import SourceResult
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 CATALOG_FILE: Final = "feeds/sources.toml"
 MAX_ID = 100
-MAX_URL = 2000
+MAX_URL = MAX_URL_LENGTH  # the fetcher's own limit, so the API cannot disagree with it
 MAX_TITLE = 200
 MAX_TOPICS = 50
 MAX_ZONE = 64
@@ -138,9 +139,9 @@ Kind = Annotated[
 FeedUrl = Annotated[
     str,
     Field(
-        max_length=MAX_URL,
         description=f"a URL: absolute, http or https, at most {MAX_URL} characters",
-        json_schema_extra={"format": "uri"},
+        # the length is checked by http_url, so the refusal reads as the catalogue's does
+        json_schema_extra={"format": "uri", "maxLength": MAX_URL},
     ),
     AfterValidator(check_feed_url),
 ]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feedsvc.dates import zone
 from feedsvc.errors import ConfigError
 from feedsvc.model import Catalog, Desk, Source, Topic
+from feedsvc.urls import http_url
 
 ID_REGEX = "[a-z0-9][a-z0-9-]*"
 """An id of a desk, topic or source; always matched whole, so ``"a\\n"`` is not one."""
@@ -56,28 +56,19 @@ def format_interval(every: timedelta) -> str:
 
 
 def check_feed_url(url: object) -> str:
-    """Syntax and scheme only; the address policy is applied again at fetch time."""
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError("expected a URL string")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"}:
-        raise ValueError(f"bad URL {url!r}: only http and https are fetched")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise ValueError(f"bad URL {url!r}: bad host or port") from None
-    if not host or (port is not None and not 0 < port < 65536):
-        raise ValueError(f"bad URL {url!r}: no host")
-    return url.strip()
+    """The URL as written (spaces around it stripped) if the fetcher will fetch it.
+
+    The check is the fetcher's own (``urls.http_url``), so the catalogue and
+    the admin API cannot accept a URL every fetch would then refuse. Where
+    the host resolves to is checked at fetch time, by the address policy.
+    """
+    return http_url(url).written
 
 
 def check_timezone(name: object) -> str:
     if not isinstance(name, str):
         raise ValueError("expected a time zone name such as 'Europe/Brussels'")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
+    zone(name)
     return name
 
 

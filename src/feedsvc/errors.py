@@ -41,6 +41,10 @@ class FetchError(SourceError, OSError):
         self.retry_after = retry_after
 
 
+class InvalidUrlError(FeedsvcError, ValueError):
+    """A URL feedsvc will not fetch (see ``feedsvc.urls.http_url``); the message says why."""
+
+
 class BlockedAddressError(FetchError):
     """The URL's scheme or the address it resolves to is not allowed."""
 

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
+from feedsvc.dates import format_utc
+
 SourceKind = Literal["feed", "files"]
 
 
@@ -173,13 +175,9 @@ class Article:
         return ArticleJson.model_validate(self).model_dump(mode="json")
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 UtcTime = Annotated[
     datetime,
-    PlainSerializer(_iso, return_type=str),
+    PlainSerializer(format_utc, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 """A time as the JSON the service answers writes it: UTC, whole seconds, ``…Z``."""

@@ -1,29 +1,31 @@
 """Normalisation: one raw item as a source wrote it -> one clean Article.
 
 Scope: everything between parsing and storing that decides what a reader sees
-and how an item is identified: URL canonicalisation, HTML sanitising, plain
-text, summaries, dates in UTC, guid and id, desk and topics, and the
-fingerprint that lets the store skip unchanged items. Every function here is
-pure: no I/O, no clock (``now`` is an argument), no global mutable state.
+and how an item is identified: HTML sanitising, plain text, summaries, which
+dates an item has, guid and id, desk and topics, and the fingerprint that lets
+the store skip unchanged items. The rules for links (``feedsvc.urls``) and for
+dates (``feedsvc.dates``) have their own modules; this one applies them. Every
+function here is pure: no I/O, no clock (``now`` is an argument), no global
+mutable state.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from html import unescape
-from urllib.parse import quote, unquote_plus, urljoin, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
 
-from feedsvc.errors import ConfigError, ParseError
+from feedsvc.dates import plausible, to_utc
+from feedsvc.errors import ParseError
 from feedsvc.model import Article, Desk, RawItem, Source, Topic
+from feedsvc.text import without_controls
+from feedsvc.urls import canonical_url, content_url, resolved_base
 
 __all__ = [
     "article_guid",
@@ -40,7 +42,6 @@ __all__ = [
     "to_utc",
 ]
 
-MAX_URL_LENGTH = 2048
 # A source's guid longer than this (in UTF-8) is kept as its hash: the guid is
 # a database key, and PostgreSQL refuses index entries over about 2.7 KB, which
 # would make every fetch of that source fail.
@@ -53,9 +54,6 @@ UNTITLED = "(untitled)"
 
 # --------------------------------------------------------------------------- text hygiene
 
-# C0 and C1 controls except tab and newline, DEL, and lone surrogates (which
-# cannot even cross into nh3: Rust strings must be valid UTF-8).
-_BAD_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # Numeric character references that decode to NUL, a C0 control other than
 # tab/newline, DEL, a surrogate or nothing at all. Removed before parsing,
 # because the HTML parser would turn them into U+FFFD or raw controls.
@@ -78,174 +76,15 @@ def _drop_bad_charref(match: re.Match[str]) -> str:
 
 
 def _clean_chars(text: str, *, charrefs: bool = False) -> str:
-    """Line endings unified, controls and lone surrogates gone; optionally bad ``&#…;`` too."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """``text.without_controls`` (lone surrogates cannot even cross into nh3: Rust
+    strings must be valid UTF-8); optionally bad ``&#…;`` gone too."""
     if charrefs:
         text = _BAD_CHARREF.sub(_drop_bad_charref, text)
-    return _BAD_CHARS.sub("", text)
+    return without_controls(text)
 
 
 def _collapse(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
-
-
-# --------------------------------------------------------------------------- URLs
-
-# Query parameters that only tell the publisher where a click came from. Compared
-# lower-cased; any ``utm_*`` parameter is a tracker too.
-TRACKING_PARAMS = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "dclid",
-        "gbraid",
-        "wbraid",
-        "msclkid",
-        "mc_cid",
-        "mc_eid",
-        "yclid",
-        "_hsenc",
-        "_hsmi",
-        "igshid",
-        "mkt_tok",
-        "oly_anon_id",
-        "oly_enc_id",
-        "vero_id",
-        "wt_mc",
-        "wt_mc_id",
-        "wt.mc_id",
-        "ref_src",
-        "s_cid",
-        "ncid",
-        "cmpid",
-        "__s",
-    }
-)
-
-_URL_CONTROLS = re.compile("[\x00-\x1f\x7f]")
-_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_ABSOLUTE = ("http://", "https://")
-# Characters a URL may carry as they are; everything else (spaces, non-ASCII,
-# quotes, angle brackets) is percent-encoded. "%" is kept so existing escapes
-# are neither decoded nor encoded twice.
-_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
-
-
-def _is_tracker(pair: str) -> bool:
-    name = unquote_plus(pair.split("=", 1)[0]).strip().lower()
-    return name.startswith("utm_") or name in TRACKING_PARAMS
-
-
-def _strip_trackers(query: str) -> str:
-    return "&".join(p for p in query.split("&") if p and not _is_tracker(p))
-
-
-def _canonical_host(host: str) -> str | None:
-    """Lower-case, IDNA-encoded, syntactically valid host, or None."""
-    if host.startswith("[") and host.endswith("]"):
-        try:
-            address = ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            return None
-        return f"[{address.compressed}]"
-    host = host.lower().rstrip(".")
-    if not host:
-        return None
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    if len(host) > 253:
-        return None
-    if all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
-        return host
-    return None
-
-
-def _split_hostport(hostport: str) -> tuple[str, str | None]:
-    """Host (IPv6 brackets kept) and port text; port None when what follows the host is junk."""
-    if hostport.startswith("["):
-        host, _, rest = hostport.partition("]")
-        host += "]"
-    else:
-        host, colon, port = hostport.partition(":")
-        rest = colon + port
-    if not rest:
-        return host, ""
-    return (host, rest[1:]) if rest.startswith(":") else (host, None)
-
-
-def _absolute_http(url: str | None, base: str | None, *, canonical: bool) -> str | None:
-    """The one URL resolver: content links use it plainly, ``canonical_url`` strictly."""
-    if url is None:
-        return None
-    url = _URL_CONTROLS.sub("", url).strip()
-    if not url or len(url) > MAX_URL_LENGTH:
-        return None
-    if base and not (url[:8].lower().startswith(_ABSOLUTE) and "/." not in url):
-        # (an absolute http(s) URL without dot segments is what urljoin would return)
-        base = _resolved_base(base)
-        if base is not None:
-            url = urljoin(base, url)
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
-        return None
-    # The raw host, userinfo dropped; brackets kept so IPv6 is recognised.
-    host, port_text = _split_hostport(parts.netloc.rpartition("@")[2])
-    canonical_host = _canonical_host(host)
-    if canonical_host is None or port_text is None:
-        return None
-    netloc = canonical_host
-    if port_text:
-        if not port_text.isascii() or not port_text.isdigit():
-            return None
-        port = int(port_text)
-        if not 0 < port < 65536:
-            return None
-        if port != _DEFAULT_PORTS[scheme]:
-            netloc = f"{canonical_host}:{port}"
-    path = quote(parts.path, safe=_URL_SAFE) or "/"
-    query = quote(parts.query, safe=_URL_SAFE)
-    if canonical:
-        query = _strip_trackers(query)
-    result = f"{scheme}://{netloc}{path}"
-    if query:
-        result += f"?{query}"
-    if not canonical and parts.fragment:
-        result += "#" + quote(parts.fragment, safe=_URL_SAFE)
-    return result if len(result) <= MAX_URL_LENGTH else None
-
-
-@lru_cache(maxsize=512)
-def _resolved_base(base: str) -> str | None:
-    """A base URL made absolute http(s); cached, since a feed's items share a few bases."""
-    try:
-        return _absolute_http(base, None, canonical=False)
-    except (ValueError, UnicodeError):
-        return None
-
-
-def canonical_url(url: str | None, base: str | None = None) -> str | None:
-    """The URL an item is known by, so one story reached two ways is stored once.
-
-    Only absolute http(s) URLs survive; anything else, or anything malformed,
-    is None rather than an exception, because feeds are written by strangers.
-    """
-    try:
-        return _absolute_http(url, base, canonical=True)
-    except (ValueError, UnicodeError):
-        return None
-
-
-def _content_url(url: str | None, base: str | None) -> str | None:
-    """A link inside content: absolute http(s), but the author's query and fragment kept."""
-    try:
-        return _absolute_http(url, base, canonical=False)
-    except (ValueError, UnicodeError):
-        return None
 
 
 # --------------------------------------------------------------------------- HTML
@@ -312,13 +151,13 @@ def _attribute_filter(base: str | None) -> Callable[[str, str, str], str | None]
     The base is resolved once and each link once per fragment: the hook runs
     for every attribute of every pass, which made it a hot spot of ingest.
     """
-    resolved = _resolved_base(base) if base else None
+    resolved = resolved_base(base) if base else None
     links: dict[str, str | None] = {}
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
         if attribute in _URL_ATTRIBUTES:
             if value not in links:
-                result = links[value] = _content_url(value, resolved)
+                result = links[value] = content_url(value, resolved)
                 if result is not None:
                     # resolving is idempotent: the next pass meets the result and keeps it
                     links.setdefault(result, result)
@@ -430,49 +269,15 @@ def summarise(summary_text: str, content_text: str, limit: int = SUMMARY_LIMIT) 
 
 # --------------------------------------------------------------------------- dates
 
-_EPOCH_YEAR = 1970
-_FUTURE_SLACK = timedelta(days=1)
-
-
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"unknown timezone {name!r}") from exc
-
-
-def to_utc(moment: datetime | None, timezone: str) -> datetime | None:
-    """An aware UTC time to the second; a naive one is read in the source's ``timezone``.
-
-    A DST-ambiguous or skipped wall time takes ``fold=0`` (the earlier
-    reading). A time that cannot be represented in UTC is None, not an error.
-    """
-    if moment is None:
-        return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=_zone(timezone), fold=0)
-    try:
-        return moment.astimezone(UTC).replace(microsecond=0)
-    except (OverflowError, ValueError):
-        return None
-
-
-def _plausible(moment: datetime | None, now: datetime) -> datetime | None:
-    """Years before 1970 and far-future dates mean "no date".
-
-    A source cannot pin an item to the top with a date in the future; treating
-    it as undated (rather than as ``now``) keeps its first-seen time stable
-    across re-fetches instead of moving it on every run.
-    """
-    if moment is None or moment.year < _EPOCH_YEAR or moment > now + _FUTURE_SLACK:
-        return None
-    return moment
-
 
 def _dates(item: RawItem, timezone: str, now: datetime) -> tuple[datetime, datetime, bool]:
-    published = _plausible(to_utc(item.published, timezone), now)
-    updated = _plausible(to_utc(item.updated, timezone), now)
+    """Published, updated, and whether the item had a date at all (``dates.plausible``).
+
+    A missing date borrows the other one; an item with neither is dated
+    ``now``, its first-seen time.
+    """
+    published = plausible(to_utc(item.published, timezone), now)
+    updated = plausible(to_utc(item.updated, timezone), now)
     dated = published is not None or updated is not None
     published = published or updated or now
     updated = max(updated or published, published)

@@ -5,9 +5,10 @@ from bytes only (never a URL or a path, which feedparser would go and open),
 after a cheap guard against XML entity attacks. What comes out is what the
 source wrote (markup, relative URLs, zone-less times stay as they are), with
 the base URL to resolve against: HTML sanitising, URL resolution and time
-zones belong to the normaliser. A document
-that is not a feed at all is a ParseError; a malformed feed whose items can
-still be read keeps those items and says what was wrong in ``problems``.
+zones belong to the normaliser, and dates are read by ``feedsvc.dates``. A
+document that is not a feed at all is a ParseError; a malformed feed whose
+items can still be read keeps those items and says what was wrong in
+``problems``.
 """
 
 from __future__ import annotations
@@ -15,20 +16,19 @@ from __future__ import annotations
 import html
 import io
 import re
-import time
 import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from functools import partial
 from typing import Any
-from urllib.parse import urljoin
 
 import feedparser
 from feedparser.exceptions import CharacterEncodingUnknown, ThingsNobodyCaresAboutButMe
 
+from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
 from feedsvc.model import Document, ParsedFeed, RawItem
+from feedsvc.text import error_line, one_line
+from feedsvc.urls import is_http, join
 
 __all__ = ["ENTITIES_REFUSED", "parse_date", "parse_feed", "person_name"]
 
@@ -38,10 +38,6 @@ ENTITIES_REFUSED = "feed declares XML entities; refused"
 # must sit in the prolog, before the root element, and no real feed has a
 # prolog this long: one that does is refused rather than read further.
 PROLOG_WINDOW = 64 * 1024
-
-# Years outside this range are typing errors or placeholders ("9999"), not times.
-MIN_YEAR = 1900
-MAX_YEAR = 2100
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HTML_ROOTS = frozenset({"html", "head", "body"})
@@ -183,174 +179,6 @@ def _neutralise_charrefs(content: bytes) -> bytes:
     return _WIDE_CHARREF.sub(_replace_wide_charref, content)
 
 
-# --------------------------------------------------------------------------- dates
-
-# ISO 8601 / W3CDTF: a date, optionally a time, optionally a zone.
-_ISO_SHAPE = re.compile(r"^\d{4}-?\d{2}(?:-?\d{2})?(?:[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?)?")
-_ISO_PARTS = re.compile(
-    r"^(\d{4})-?(\d{2})(?:-?(\d{2}))?(?:[T ](\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?"
-)
-_ISO_SPACED_ZONE = re.compile(r"\s+(?=(?:[+-]\d{2}:?\d{2}|Z)$)")
-_ISO_YEAR_MONTH = re.compile(r"^\d{4}-\d{2}$")
-
-_ZONE = r"(?P<zone>[A-Za-z]{1,5}(?:\s*[+-]\d{1,2}(?::?\d{2})?)?|[+-]\d{2}:?\d{2})"
-_TIME = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.\d+)?)?"
-# RFC 822 as feeds really write it: optional day name, 2- or 4-digit year,
-# optional time and seconds, a numeric offset, a zone name or no zone at all.
-_RFC822 = re.compile(
-    r"^(?:[A-Za-z]{2,9}\.?,?\s*)?"
-    r"(?P<day>\d{1,2})[\s-]+(?P<month>[A-Za-z]{3,9})\.?[\s,-]+(?P<year>\d{4}|\d{2})"
-    rf"(?:[\s,T]+{_TIME})?(?:\s*{_ZONE})?\s*$"
-)
-# C's asctime() and date(1): "Mon Jun 23 21:09:00 2025", "Mon Jun 23 21:09:00 CEST 2025".
-_ASCTIME = re.compile(
-    rf"^[A-Za-z]{{3}}\s+(?P<month>[A-Za-z]{{3}})\s+(?P<day>\d{{1,2}})\s+{_TIME}"
-    rf"(?:\s+{_ZONE})?\s+(?P<year>\d{{4}})$"
-)
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-# RFC 822's names plus the abbreviations European and Asian feeds actually
-# write. Ambiguous ones (IST: India or Ireland?) are left out on purpose.
-_ZONE_HOURS = {
-    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0,
-    "BST": 1, "CET": 1, "MET": 1, "WEST": 1,
-    "CEST": 2, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
-    "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
-    "AST": -4, "ADT": -3, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
-    "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10,
-}  # fmt: skip
-_NUMERIC_ZONE = re.compile(r"^([+-])(\d{1,2}):?(\d{2})?$")
-
-
-class _Unreadable(Exception):
-    """The string is not in a shape this module reads; feedparser may know it."""
-
-
-def _parse_iso(text: str) -> datetime | None:
-    if not _ISO_SHAPE.match(text):
-        raise _Unreadable(text)
-    text = _ISO_SPACED_ZONE.sub("", text)
-    if _ISO_YEAR_MONTH.match(text):
-        text += "-01"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    year, month, day, hour, minute, second = _ISO_PARTS.match(text).groups()  # type: ignore[union-attr]
-    try:
-        datetime(int(year), int(month), int(day or 1))
-    except ValueError:
-        return None  # an impossible date (31 February, year 0): no reading can save it
-    if int(hour or 0) > 24 or int(minute or 0) > 59 or int(second or 0) > 60:
-        return None  # feedparser would roll 25:61 over into the next day
-    raise _Unreadable(text)  # a real time in a form fromisoformat does not know (24:00)
-
-
-def _zone(name: str) -> timezone | None:
-    """The zone written after a time; None if impossible, _Unreadable if unknown."""
-    name = name.upper().replace(" ", "")
-    letters = name.rstrip("+-:0123456789")
-    numeric = name[len(letters) :]
-    if not numeric:
-        if letters not in _ZONE_HOURS:
-            raise _Unreadable(name)
-        return timezone(timedelta(hours=_ZONE_HOURS[letters]))
-    found = _NUMERIC_ZONE.match(numeric)
-    if found is None or letters not in {"", "UT", "UTC", "GMT"}:
-        raise _Unreadable(name)
-    sign, hours, minutes = found.groups()
-    offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
-    if offset >= timedelta(hours=24):
-        return None
-    return timezone(-offset if sign == "-" else offset)
-
-
-def _parse_written(pattern: re.Pattern[str], text: str) -> datetime | None:
-    """RFC 822 or asctime, whose fields are named alike; "-0000" counts as UTC."""
-    found = pattern.match(text)
-    if found is None or found["month"].lower() not in _MONTHS:
-        raise _Unreadable(text)
-    year = int(found["year"])
-    if len(found["year"]) == 2:
-        year += 1900 if year >= 70 else 2000
-    try:
-        moment = datetime(
-            year,
-            _MONTHS[found["month"].lower()],
-            int(found["day"]),
-            int(found["hour"] or 0),
-            int(found["minute"] or 0),
-            int(found["second"] or 0),
-        )
-    except ValueError:
-        return None
-    if not (found["zone"] and found["hour"]):
-        return moment
-    zone = _zone(found["zone"])
-    return moment.replace(tzinfo=zone) if zone else None
-
-
-def _plausible(moment: datetime | None) -> datetime | None:
-    """Aware times in UTC, naive ones as they are; None outside MIN_YEAR..MAX_YEAR."""
-    if moment is None:
-        return None
-    try:
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
-    except OverflowError:
-        return None
-    return moment if MIN_YEAR <= moment.year <= MAX_YEAR else None
-
-
-def _from_struct(parsed: time.struct_time | None) -> datetime | None:
-    if parsed is None:
-        return None
-    try:
-        return _plausible(datetime(*parsed[:6], tzinfo=UTC))
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
-def parse_date(raw: str | None, parsed: time.struct_time | None = None) -> datetime | None:
-    """A feed's date string as a datetime: naive when it names no zone, else in UTC.
-
-    feedparser's own ``*_parsed`` value reads a zone-less time as UTC, but a
-    zone-less time means the source's zone, which only the normaliser knows;
-    so ISO 8601, RFC 822 and asctime are read here, and feedparser's value
-    (``parsed``, UTC) is the fallback for the exotic formats it knows.
-    Impossible or absurd dates are None rather than an error: one bad date
-    must not cost the item.
-    """
-    text = " ".join((raw or "").split())
-    if not text:
-        return _from_struct(parsed)
-    for reader in (_parse_iso, partial(_parse_written, _RFC822), partial(_parse_written, _ASCTIME)):
-        try:
-            return _plausible(reader(text))
-        except _Unreadable:
-            continue
-    return _from_struct(parsed)
-
-
 # --------------------------------------------------------------------------- feedparser values
 
 
@@ -380,17 +208,6 @@ def _first(*values: object) -> str | None:
         if text := _text(value):
             return text
     return None
-
-
-def _join(base: str, reference: str) -> str:
-    try:
-        return urljoin(base, reference)
-    except ValueError:  # a malformed URL, e.g. "http://[::1"; the normaliser drops it
-        return reference
-
-
-def _is_http(url: str) -> bool:
-    return url.lower().startswith(("http://", "https://"))
 
 
 # --------------------------------------------------------------------------- people
@@ -473,7 +290,7 @@ def _page_url(context: Mapping[str, Any]) -> str | None:
     if alternates:
         return _text(_get(alternates[0], "href"))
     link = _text(_get(context, "link"))
-    if link and _get(context, "guidislink") and not _is_http(link):
+    if link and _get(context, "guidislink") and not is_http(link):
         return None
     return link
 
@@ -496,8 +313,8 @@ def _feed_base(feed: Mapping[str, Any], doc: Document) -> str:
     an http(s) URL.
     """
     link = _page_url(feed)
-    site = _join(doc.name, link) if link else ""
-    return site if _is_http(site) else doc.name
+    site = join(doc.name, link) if link else ""
+    return site if is_http(site) else doc.name
 
 
 def _locate(
@@ -515,7 +332,7 @@ def _locate(
     url = _page_url(entry)
     if not xml_base:
         return url, _feed_base(feed, doc)
-    return (_join(doc.name, url) if url else None), _join(doc.name, xml_base)
+    return (join(doc.name, url) if url else None), join(doc.name, xml_base)
 
 
 def _raw_item(entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document) -> RawItem:
@@ -587,20 +404,13 @@ def _media_type(doc: Document) -> str:
     return _headers(doc).get("content-type", "").partition(";")[0].strip().lower()
 
 
-def _short(text: str) -> str:
-    """One printable line: a reason may quote the document, and is stored and shown."""
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    if len(text) > _PROBLEM_LENGTH:
-        text = text[: _PROBLEM_LENGTH - 1] + "…"
-    return text
-
-
 def _bozo_reason(exception: BaseException, prolog: _Prolog) -> str:
     """The parser's complaint in a few words, with a position only if it is the source's."""
     if isinstance(exception, xml.sax.SAXParseException):
         where = f" at line {exception.getLineNumber()}, column {exception.getColumnNumber()}"
-        return _short(exception.getMessage() + (where if prolog.same_lines else ""))
-    return _short(str(exception) or type(exception).__name__)
+        message = exception.getMessage() + (where if prolog.same_lines else "")
+        return one_line(message, _PROBLEM_LENGTH)
+    return error_line(exception, _PROBLEM_LENGTH)
 
 
 def _malformed(result: Mapping[str, Any]) -> BaseException | None:
@@ -657,7 +467,7 @@ def parse_feed(doc: Document) -> ParsedFeed:
     except (ValueError, OverflowError, RecursionError) as exc:
         # feedparser's fallback parser raises on some hostile input instead of
         # reporting it; that is this source's problem, never the whole run's.
-        reason = _short(str(exc) or type(exc).__name__)
+        reason = error_line(exc, _PROBLEM_LENGTH)
         raise ParseError(f"not a feed: unreadable ({reason})") from None
     _refuse_non_feed(result, prolog, doc)
     feed = _detail(result, "feed")
@@ -674,7 +484,7 @@ def parse_feed(doc: Document) -> ParsedFeed:
     return ParsedFeed(
         items=tuple(items),
         title=_feed_title(feed),
-        link=_join(doc.name, link) if link else None,
+        link=join(doc.name, link) if link else None,
         language=_text(_get(feed, "language")),
         problems=tuple(problems),
     )

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
 from feedsvc.model import Article
 
@@ -164,7 +165,7 @@ def feed_updated(articles: Sequence[Article]) -> datetime:
     """
     if not articles:
         return EPOCH
-    return max(_utc(article.updated) for article in articles)
+    return max(utc(article.updated) for article in articles)
 
 
 def feed_url(spec: FeedSpec, base_url: str, fmt: str) -> str:
@@ -312,8 +313,8 @@ def _json_item(entry: _Entry) -> dict[str, object]:
     item["content_html"] = entry.content_html
     if entry.summary:
         item["summary"] = entry.summary
-    item["date_published"] = _rfc3339(entry.published)
-    item["date_modified"] = _rfc3339(entry.updated)
+    item["date_published"] = format_utc(entry.published)
+    item["date_modified"] = format_utc(entry.updated)
     if entry.topics:
         item["tags"] = list(entry.topics)
     if entry.author:
@@ -369,8 +370,8 @@ def _entry(article: Article, base: str, source_titles: Mapping[str, str]) -> _En
         content_html=_text(article.content_html),
         author=author or None,
         topics=tuple(_text(topic) for topic in article.topics if _text(topic)),
-        published=_utc(article.published),
-        updated=_utc(article.updated),
+        published=utc(article.published),
+        updated=utc(article.updated),
         language=language or None,
         source_id=base + "sources/" + quote(_text(article.source), safe=""),
         source_title=_text(source_titles.get(article.source) or article.source),
@@ -390,14 +391,3 @@ def _topic_scheme(base: str) -> str:
 def _text(value: str) -> str:
     """Drop characters XML 1.0 cannot carry (and lone surrogates JSON cannot encode)."""
     return _NOT_XML.sub("", value)
-
-
-def _utc(moment: datetime) -> datetime:
-    """UTC to the second: every format then states exactly the same instant."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

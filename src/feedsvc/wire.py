@@ -35,17 +35,20 @@ Choices the golden corpus in ``tests/wire/`` pins down:
 
 from __future__ import annotations
 
-import calendar
 import html
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Literal
 
+from feedsvc.dates import parse_wire_date
 from feedsvc.errors import ParseError
 from feedsvc.model import RawItem
+from feedsvc.text import without_controls
+
+__all__ = ["decode_wire", "parse_wire_date", "read_wire"]
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 # Above this share of control characters the bytes are not text whatever
@@ -54,7 +57,6 @@ _MAX_CONTROL_SHARE = 0.1
 _MAX_TITLE = 300
 _MAX_SHORT_LINE = 80
 _MAX_HEADING_WORDS = 12
-_YEARS = range(1900, 2201)
 
 _BULLET = re.compile(r"[•*–-]\s+(?=\S)")
 _DATE_LINE = re.compile(r"(published|updated)(?:\s+on)?\s*:\s*(.*)", re.IGNORECASE)
@@ -103,38 +105,6 @@ _DANGLING = frozenset(
         "with",
     }
 )
-
-_MONTHS: dict[str, int] = {
-    **{name.lower(): i for i, name in enumerate(calendar.month_name) if name},
-    **{name.lower(): i for i, name in enumerate(calendar.month_abbr) if name},
-    "sept": 9,
-}
-_ISO_START = re.compile(r"\d{4}-?\d{2}-?\d{2}")
-_DAY_MONTH_YEAR = re.compile(
-    r"(?<!\d)(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month>[A-Za-z]+)\.?,?\s+(?P<year>\d{4})(?!\d)"
-)
-_MONTH_DAY_YEAR = re.compile(
-    r"(?<![A-Za-z])(?P<month>[A-Za-z]+)\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+"
-    r"(?P<year>\d{4})(?!\d)"
-)
-_NUMERIC_DATE = re.compile(r"(?<!\d)(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?!\d)")
-_TIME = re.compile(
-    r"(?<![\d:])(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?"
-    r"(?:\s*(?P<half>[ap])\.?m\.?(?![A-Za-z]))?",
-    re.IGNORECASE,
-)
-_ZONE = re.compile(
-    r"(?:(?<![A-Za-z])(?P<name>UTC|GMT|Z))?\s*"
-    r"(?:(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?\s*$",
-    re.IGNORECASE,
-)
-_WEEKDAY = re.compile(
-    r"(?<![A-Za-z])(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)"
-    r"(?:day|nesday|rsday|urday)?\.?(?![A-Za-z])",
-    re.IGNORECASE,
-)
-_FILLER = re.compile(r"[\s,|@–—-]+|(?<![A-Za-z])(?:at|on)(?![A-Za-z])", re.IGNORECASE)
-
 
 @dataclass(frozen=True, slots=True)
 class _Line:
@@ -214,11 +184,7 @@ def _split_lines(text: str) -> list[_Line | None]:
 
 
 def _clean_line(line: str) -> _Line | None:
-    kept = "".join(
-        char
-        for char in line
-        if char == "\t" or (unicodedata.category(char) != "Cc" and char != "\ufeff")
-    )
+    kept = without_controls(line).replace("\ufeff", "")
     raw = kept.strip()
     if not raw:
         return None
@@ -229,8 +195,9 @@ def _clean_line(line: str) -> _Line | None:
 def _title(lines: Sequence[_Line | None]) -> tuple[int, str]:
     """The first non-blank line and the index after it, if it can be a title."""
     at = _next_line(lines, 0)
-    first = lines[at]
-    assert first is not None
+    first = _line_at(lines, at)
+    if first is None:
+        raise ParseError("empty file (only whitespace)")
     text = first.text
     if _DATE_LINE.fullmatch(text):
         raise ParseError("no title line (the file starts with a date line)")
@@ -420,77 +387,3 @@ def _render(node: _Node) -> str:
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
-
-
-def parse_wire_date(value: str) -> datetime | None:
-    """The date of a Published/Updated line, or None when it cannot be read.
-
-    Naive without a zone (the source's timezone applies later), aware with
-    an explicit offset, 'Z', 'UTC' or 'GMT'. None rather than an error: a
-    bad date costs the article its date, not its place in the feed.
-    """
-    value = " ".join(value.split())
-    if not value:
-        return None
-    if _ISO_START.match(value):
-        try:
-            return _in_range(datetime.fromisoformat(value))
-        except ValueError:
-            pass
-    try:
-        return _in_range(_parse_written(value))
-    except ValueError:
-        return None
-
-
-def _in_range(moment: datetime) -> datetime:
-    if moment.year not in _YEARS:
-        raise ValueError(f"year {moment.year} out of range")
-    return moment
-
-
-def _parse_written(value: str) -> datetime:
-    """Dates as newsrooms write them: '21:09, 23 June 2025', 'June 23, 2025 9:09 pm'."""
-    zone_match = _ZONE.search(value)
-    assert zone_match is not None  # every group is optional: it always matches
-    zone = _zone(zone_match)
-    rest = value[: zone_match.start()]
-    day, rest = _take_date(rest)
-    time_match = _TIME.search(rest)
-    clock = _clock(time_match) if time_match else (0, 0, 0)
-    if time_match:
-        rest = rest[: time_match.start()] + " " + rest[time_match.end() :]
-    if _FILLER.sub("", _WEEKDAY.sub("", rest)):
-        raise ValueError(f"unexpected text in date {value!r}")
-    return datetime(*day, *clock, tzinfo=zone)
-
-
-def _zone(match: re.Match[str]) -> timezone | None:
-    if match.group("sign"):
-        minutes = int(match.group("hours")) * 60 + int(match.group("minutes") or 0)
-        sign = -1 if match.group("sign") == "-" else 1
-        return timezone(timedelta(minutes=sign * minutes))  # ValueError past 24h
-    return UTC if match.group("name") else None
-
-
-def _take_date(text: str) -> tuple[tuple[int, int, int], str]:
-    """Find the calendar date in ``text``; return it and the text around it."""
-    for pattern in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR, _NUMERIC_DATE):
-        for match in pattern.finditer(text):
-            month = match.group("month")
-            number = int(month) if month.isdigit() else _MONTHS.get(month.lower())
-            if number is None:
-                continue
-            day = (int(match.group("year")), number, int(match.group("day")))
-            return day, text[: match.start()] + " " + text[match.end() :]
-    raise ValueError(f"no date in {text!r}")
-
-
-def _clock(match: re.Match[str]) -> tuple[int, int, int]:
-    hour, minute = int(match.group("hour")), int(match.group("minute"))
-    half = (match.group("half") or "").lower()
-    if half:
-        if not 1 <= hour <= 12:
-            raise ValueError(f"hour {hour} with am/pm")
-        hour = hour % 12 + (12 if half == "p" else 0)
-    return hour, minute, int(match.group("second") or 0)

@@ -1,0 +1,53 @@
+"""text.py: what a stranger's text loses before it is stored, logged or shown."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feedsvc.text import error_line, one_line, os_reason, without_controls
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("plain words", 200, "plain words"),
+        ("  line one\r\nline two\n", 200, "line one line two"),
+        ("NUL\x00and\x1b[2Jescape", 200, "NUL and [2Jescape"),
+        ("tab\tand\u2028separator\u00a0nbsp", 200, "tab and separator nbsp"),
+        ("abcdef", 5, "abcd…"),
+        ("abcde", 5, "abcde"),
+        ("", 5, ""),
+    ],
+)
+def test_one_line(text: str, limit: int, expected: str) -> None:
+    assert one_line(text, limit) == expected
+
+
+@given(st.text(), st.integers(min_value=1, max_value=300))
+def test_one_line_is_one_short_printable_line(text: str, limit: int) -> None:
+    line = one_line(text, limit)
+    assert len(line) <= limit
+    assert line.isprintable()
+    assert line == line.strip() and "  " not in line
+
+
+def test_one_line_reads_only_what_it_can_keep() -> None:
+    """A megabyte of junk costs a bounded scan, and still says it was cut."""
+    assert one_line("x" * 50 + " " * 1_000_000 + "tail", 100).endswith("…")
+
+
+def test_error_line_names_a_silent_exception_by_its_type() -> None:
+    assert error_line(ValueError("bad\nthing")) == "bad thing"
+    assert error_line(KeyError()) == "KeyError"
+
+
+def test_os_reason_is_the_system_message() -> None:
+    assert os_reason(ConnectionRefusedError(111, "Connection refused")) == "Connection refused"
+    assert os_reason(OSError()) == "OSError"
+
+
+def test_without_controls_keeps_layout_and_drops_the_rest() -> None:
+    text = "a\r\nb\rc\td\x00e\x85f\x7fg\ud800h\u200bi"
+    assert without_controls(text) == "a\nb\nc\tdefgh\u200bi"
