@@ -105,7 +105,15 @@ def metrics() -> Response:
         rows = store.metric_values()
         gauges = _gauges(store)
     except (StoreError, SQLAlchemyError) as exc:
-        return Response(f"database unavailable: {exc}\n", status=503, mimetype="text/plain")
+        # The driver's message names the database's host and port: the log keeps it,
+        # an anonymous scraper gets none of it.
+        log.warning("metrics: database unavailable: %s", exc)
+        return Response(
+            "database unavailable\n",
+            status=503,
+            mimetype="text/plain",
+            headers={"Retry-After": "30"},
+        )
     return Response(render(rows, gauges), content_type=CONTENT_TYPE)
 
 
