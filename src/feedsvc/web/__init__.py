@@ -1,7 +1,9 @@
 """The Flask web tier: public feeds, HTML pages, operations endpoints.
 
-``create_app`` never starts a scheduler: under gunicorn every worker calls it,
-and the schedule runs in ``feedsvc serve`` or ``feedsvc scheduler`` instead.
+``create_app`` never starts a scheduler: under granian or gunicorn every
+worker calls it, and the schedule runs in ``feedsvc serve`` (once, in the
+parent process) or ``feedsvc scheduler`` instead. It does load the published
+feeds, so a worker never answers a feed request from an empty cache.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
 from feedsvc.web import admin_api, admin_pages, feeds, metrics, ops, pages
 from feedsvc.web.cache import FeedCache
+from feedsvc.web.hosts import HostPolicy, TrustedHosts
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -25,11 +28,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store: Store = app.config.get("STORE") or Store.open(settings.database_url)
     app.config["SETTINGS"] = settings
     app.extensions["feedsvc.store"] = store
-    app.extensions["feedsvc.cache"] = FeedCache(store, settings.base_url)
+    cache = FeedCache(store)
+    cache.refresh()  # before the first request; a database that is away means 503s until it is back
+    app.extensions["feedsvc.cache"] = cache
     feeds.init_app(app)
     pages.init_app(app)
     ops.init_app(app)
     metrics.init_app(app)
     admin_api.init_app(app)
     admin_pages.init_app(app)
+    app.wsgi_app = TrustedHosts(app.wsgi_app, HostPolicy(settings))  # type: ignore[method-assign]
     return app
