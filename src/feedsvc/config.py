@@ -63,7 +63,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         publish_dir=Path(p) if (p := get("FEEDSVC_PUBLISH_DIR")) else None,
         feed_size=_feed_size(get("FEEDSVC_FEED_SIZE")),
         allowed_hosts=_allowed_hosts(get("FEEDSVC_ALLOWED_HOSTS")),
-        host=_host(get("FEEDSVC_HOST")),
+        host=listen_host(get("FEEDSVC_HOST")),
         port=_whole("FEEDSVC_PORT", get("FEEDSVC_PORT"), DEFAULT_PORT, 1, 65535),
         workers=_whole("FEEDSVC_WORKERS", get("FEEDSVC_WORKERS"), 1, 1, MAX_WORKERS),
     )
@@ -172,7 +172,7 @@ def _allowed_hosts(value: str | None) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def _host(value: str | None) -> str:
+def listen_host(value: str | None, where: str = "FEEDSVC_HOST") -> str:
     """The address to listen on: an IP address or a host name, without a port."""
     if value is None:
         return DEFAULT_HOST
@@ -183,7 +183,6 @@ def _host(value: str | None) -> str:
         pass
     if not _HOST_NAME.match(value.lower()):
         raise ConfigError(
-            f"FEEDSVC_HOST: expected an address to listen on such as 127.0.0.1 or 0.0.0.0, "
-            f"got {value!r}"
+            f"{where}: expected an address to listen on such as 127.0.0.1 or 0.0.0.0, got {value!r}"
         )
     return value.lower()
