@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import json
-import random
-import tracemalloc
 import xml.etree.ElementTree as ET
-from collections import Counter
-from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import feedparser
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine
-
-from feedsvc.catalog import load_catalog
-from feedsvc.config import Settings
-from feedsvc.publish import Publisher
-from feedsvc.store import Store
-from feedsvc.web import create_app
-from feedsvc.web.hosts import HostPolicy
 
 MEDIA = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -203,89 +188,6 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     assert ready.status_code == 200 and b"ready" in ready.data
 
 
-def test_links_follow_an_allowed_host_only(
-    settings: Settings, published: Store, tmp_path: Path
-) -> None:
-    allowed = dataclasses.replace(settings, allowed_hosts=("localhost", "news.example:8443"))
-    client = create_app({"TESTING": True, "SETTINGS": allowed, "STORE": published}).test_client()
-    response = client.get("/feeds/all.json", base_url="https://news.example:8443")
-    feed = json.loads(response.data)
-    assert feed["feed_url"] == "https://news.example:8443/feeds/all.json"
-    assert "feedsvc.invalid" not in response.get_data(as_text=True)
-    for host in ('evil"><script>', "other.example", "news.example", "news.example:8444"):
-        refused = client.get("/feeds/all.json", headers={"Host": host})
-        assert refused.status_code == 400, host
-        assert refused.data == b"unknown Host: this server answers only for its own address\n"
-        assert client.get("/", headers={"Host": host}).status_code == 400
-    # probes and scrapers reach a worker by its IP address; those answers carry no links
-    assert client.get("/healthz", headers={"Host": "10.1.2.3:8000"}).status_code == 200
-
-
-def test_without_allowed_hosts_links_use_the_address_served_on(
-    settings: Settings, published: Store
-) -> None:
-    served = dataclasses.replace(settings, allowed_hosts=(), host="0.0.0.0", port=8123)
-    client = create_app({"TESTING": True, "SETTINGS": served, "STORE": published}).test_client()
-    assert client.get("/feeds/all.json").status_code == 400  # Host: localhost, no port
-    for host in ("127.0.0.1:8123", "localhost:8123", "[::1]:8123"):
-        feed = json.loads(client.get("/feeds/all.json", headers={"Host": host}).data)
-        assert feed["feed_url"] == f"http://{host}/feeds/all.json"
-    policy = HostPolicy(served)  # HTTP/1.0 without a Host: the server's own address
-    assert policy.base_for({"wsgi.url_scheme": "http"}) == "http://127.0.0.1:8123/"
-    assert policy.bases == {
-        f"{scheme}://{host}:8123/"
-        for scheme in ("http", "https")
-        for host in ("127.0.0.1", "localhost", "[::1]")
-    }
-
-
-def test_a_base_url_is_the_only_base_whatever_the_host(
-    settings: Settings, published: Store, now: datetime
-) -> None:
-    fixed = dataclasses.replace(settings, base_url="https://feeds.example.org/", allowed_hosts=())
-    catalog = load_catalog(settings.feeds_dir)
-    Publisher(published, catalog, base_url=fixed.base_url, feed_size=50).publish(None, now)
-    app = create_app({"TESTING": True, "SETTINGS": fixed, "STORE": published})
-    client = app.test_client()
-    for host in ("localhost", "anything.example:9", "x"):
-        feed = json.loads(client.get("/feeds/all.json", headers={"Host": host}).data)
-        assert feed["feed_url"] == "https://feeds.example.org/feeds/all.json"
-    assert app.extensions["feedsvc.cache"].variants == 1
-
-
-def test_a_flood_of_random_hosts_costs_no_render_and_no_memory(
-    settings: Settings, published: Store
-) -> None:
-    """Each new Host used to cost a re-render and a kept copy of every feed (up to 256)."""
-    app = create_app({"TESTING": True, "SETTINGS": settings, "STORE": published})
-    client = app.test_client()
-    cache = app.extensions["feedsvc.cache"]
-    paths = [f"/{path}.{fmt}" for path in FEEDS for fmt in MEDIA]
-    for path in paths:
-        assert client.get(path).status_code == 200
-    variants = cache.variants
-    assert variants == len(paths)  # one base (http://localhost/) per feed
-    rng = random.Random(12)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        statuses = Counter(
-            client.get(
-                paths[n % len(paths)],
-                headers={"Host": f"h{rng.getrandbits(64):x}.example:{rng.randrange(1, 65536)}"},
-            ).status_code
-            for n in range(2000)
-        )
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert statuses == {400: 2000}
-    assert cache.variants == variants
-    # 2000 renders of a 20 KB+ feed would keep megabytes; the fixed 400 keeps nothing
-    assert grown < 512 * 1024, grown
-    assert client.get("/feeds/all.rss").status_code == 200
-
-
 @pytest.mark.parametrize(
     ("accept", "gzipped"),
     [
@@ -328,30 +230,3 @@ def test_fast_path_answers_like_flask_would(client: FlaskClient) -> None:
         not_modified.headers["Content-Length"] == "0"
     )
     assert client.post("/feeds/all.atom").status_code == 405  # other methods reach Flask
-
-
-def test_feeds_keep_being_served_while_the_database_is_away(
-    client: FlaskClient, app: Flask, tmp_path: Path
-) -> None:
-    first = client.get("/feeds/all.rss")
-    assert first.status_code == 200
-    cache = app.extensions["feedsvc.cache"]
-    store = app.extensions["feedsvc.store"]
-    cache.check_every = 0.0
-    store.engine.dispose()
-    store.engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'gone.sqlite3'}")
-    again = client.get("/feeds/all.rss")  # the refresh fails; the ready bytes still answer
-    assert again.status_code == 200
-    assert again.data == first.data
-    assert client.get("/readyz").status_code == 503
-
-
-def test_a_database_without_schema_gives_503_not_404_nor_500(tmp_path: Path) -> None:
-    settings = Settings(feeds_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
-    fresh = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
-    headers = {"Host": "127.0.0.1:8000"}
-    for path in ("/feeds/all.rss", "/feeds/desks/nym.atom", "/feeds.opml", "/", "/desks/nym"):
-        response = fresh.get(path, headers=headers)
-        assert response.status_code == 503, path  # nothing could be read: not "gone"
-        assert response.headers["Retry-After"].isdigit()
-    assert fresh.head("/feeds/all.rss", headers=headers).status_code == 503
