@@ -143,8 +143,12 @@ def test_every_exported_file_has_a_gzip_sibling_with_its_mtime(
 ) -> None:
     out = tmp_path / "public"
     publisher(published, settings, out).publish(None, now)
-    sources = [p for p in out.rglob("*") if p.is_file() and p.suffix != ".gz"]
+    sources = [p for p in out.rglob("*") if p.is_file() and p.suffix not in (".gz", ".map")]
     assert len(sources) == 7 * 3 + 1  # every feed in every format, and the OPML
+    ages = (out / "max-age.map").read_text().splitlines()[1:]  # for nginx: what the app sends
+    assert sorted(ages) == sorted(
+        f"/{feed.path} {feed.max_age};" for feed in published.load_feeds()
+    )
     for source in sources:
         zipped = source.with_name(source.name + ".gz")
         assert gzip.decompress(zipped.read_bytes()) == source.read_bytes()

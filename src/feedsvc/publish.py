@@ -35,6 +35,8 @@ PLACEHOLDER_BASE = "http://feedsvc.invalid/"
 STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
 OPML_PATH = "feeds.opml"
 OPML_MEDIA_TYPE = "text/x-opml; charset=utf-8"
+OPML_TTL = timedelta(hours=1)
+MAX_AGE_MAP = "max-age.map"  # beside the export; nginx includes it (deploy/nginx/)
 SITE_STATE_KEY = "site"
 MIN_MAX_AGE = timedelta(seconds=10)
 MAX_MAX_AGE = timedelta(hours=1)
@@ -196,14 +198,14 @@ class Publisher:
                     OPML_PATH,
                     render_opml(self.specs, base),
                     OPML_MEDIA_TYPE,
-                    timedelta(hours=1),
+                    OPML_TTL,
                     now,
                 )
             )
         keep = {feed.path for feed in rendered} if everything else None
         saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
         if self.publish_dir is not None:
-            self._export(rendered, saved.last_modified)
+            self._export(self.publish_dir, rendered, saved.last_modified)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
         return PublishResult(changed=saved.changed, unchanged=len(rendered) - len(saved.changed))
 
@@ -240,14 +242,28 @@ class Publisher:
         )
 
     def _export(
-        self, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
+        self, folder: Path, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
     ) -> None:
         """Write static copies; an unchanged file is left alone so its mtime stays."""
-        assert self.publish_dir is not None
         base = self.base_url or STATIC_FALLBACK_BASE
         for feed in feeds:
             body = feed.body.replace(PLACEHOLDER_BASE.encode(), base.encode())
-            export_file(self.publish_dir / feed.path, body, last_modified.get(feed.path))
+            export_file(folder / feed.path, body, last_modified.get(feed.path))
+        write_if_changed(folder / MAX_AGE_MAP, render_max_age_map(self.specs), None)
+
+
+def render_max_age_map(specs: Mapping[str, FeedSpec]) -> bytes:
+    """Each exported file's ``Cache-Control: max-age``, as the app sends it, for nginx.
+
+    Entries of an nginx ``map $uri`` block (``deploy/nginx/feedsvc.conf``
+    includes the file), so the static server sends what the app would.
+    """
+    lines = ["# written by feedsvc: max-age of each exported file, for an nginx map $uri block"]
+    for spec in specs.values():
+        age = max_age_seconds(spec.ttl)
+        lines += [f"/{spec.path}.{fmt} {age};" for fmt in FORMATS]
+    lines.append(f"/{OPML_PATH} {max_age_seconds(OPML_TTL)};")
+    return ("\n".join(lines) + "\n").encode()
 
 
 def write_if_changed(target: Path, body: bytes, modified: datetime | None) -> bool:
