@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -24,13 +22,11 @@ from feedsvc.config import Settings
 from feedsvc.publish import Publisher
 from feedsvc.store import Store
 from feedsvc.web import create_app
+from nginx_support import find_nginx, nginx_command
 from test_service import free_port, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "deploy" / "nginx" / "feedsvc.conf"
-PLACEHOLDER_ROOT = "/srv/feedsvc/export"
 BASE = "https://feeds.example.org/"
-NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin:/usr/local/sbin")
+NGINX = find_nginx()
 
 pytestmark = [
     pytest.mark.slow,
@@ -42,36 +38,6 @@ MEDIA = {
     "atom": "application/atom+xml; charset=utf-8",
     "json": "application/feed+json; charset=utf-8",
 }
-
-
-def wrapper_config(folder: Path, export: Path, port: int) -> Path:
-    """A whole nginx.conf for this test, around the shipped server file, in ``folder``."""
-    shipped = CONFIG.read_text()
-    for line in (f"root {PLACEHOLDER_ROOT};", f"include {PLACEHOLDER_ROOT}/max-age.map;"):
-        assert shipped.count(line) == 1, line
-    assert shipped.count("listen 80;") == 1
-    site = shipped.replace(PLACEHOLDER_ROOT, str(export)).replace(
-        "listen 80;", f"listen 127.0.0.1:{port};"
-    )
-    (folder / "feedsvc.conf").write_text(site)
-    temp = {name: folder / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the test's files
-    conf = folder / "nginx.conf"
-    conf.write_text(
-        f"{user}daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\n"
-        f"error_log {folder / 'error.log'} warn;\n"
-        "events { worker_connections 64; }\n"
-        "http {\n"
-        "    access_log off;\n"
-        f"    client_body_temp_path {temp['body']};\n"
-        f"    proxy_temp_path {temp['proxy']};\n"
-        f"    fastcgi_temp_path {temp['fastcgi']};\n"
-        f"    uwsgi_temp_path {temp['uwsgi']};\n"
-        f"    scgi_temp_path {temp['scgi']};\n"
-        f"    include {folder / 'feedsvc.conf'};\n"
-        "}\n"
-    )
-    return conf
 
 
 @pytest.fixture
@@ -87,11 +53,8 @@ def export(published: Store, settings: Settings, now: datetime, tmp_path: Path) 
 @pytest.fixture
 def nginx(export: Path, tmp_path: Path) -> Iterator[int]:
     assert NGINX is not None
-    folder = tmp_path / "nginx"
-    folder.mkdir()
     port = free_port()
-    conf = wrapper_config(folder, export, port)
-    command = [NGINX, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")]
+    command = nginx_command(NGINX, tmp_path / "nginx", export, port)
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
