@@ -143,3 +143,15 @@ def test_the_allowed_hosts_list_is_short() -> None:
 def test_bad_serve_settings_name_their_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"^{name}: "):
         load_settings({name: value})
+
+
+def test_a_base_url_with_allowed_hosts_still_refuses_other_hosts(settings: Settings) -> None:
+    both = dataclasses.replace(
+        settings, base_url="https://feeds.example.org/", allowed_hosts=("internal.example:8000",)
+    )
+    policy = HostPolicy(both)
+    for host in ("feeds.example.org", "FEEDS.example.org", "internal.example:8000", None):
+        environ = {"wsgi.url_scheme": "http"} | ({"HTTP_HOST": host} if host else {})
+        assert policy.base_for(environ) == "https://feeds.example.org/", host
+    assert policy.base_for({"HTTP_HOST": "other.example", "wsgi.url_scheme": "http"}) is None
+    assert policy.bases == {"https://feeds.example.org/"}
