@@ -29,7 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SETTINGS"] = settings
     app.extensions["feedsvc.store"] = store
     cache = FeedCache(store)
-    cache.refresh()  # before the first request; a database that is away means 503s until it is back
+    cache.preload()  # before the first request; a database that is away means 503s until it is back
     app.extensions["feedsvc.cache"] = cache
     feeds.init_app(app)
     pages.init_app(app)

@@ -125,6 +125,11 @@ class FeedCache:
             self._lock.release()
         return self.loaded
 
+    def preload(self) -> None:
+        """Load before the first request; that request still looks for a newer publish."""
+        with self._lock:
+            self._load()
+
     def _load(self) -> None:
         try:
             generation = self.store.get_state("generation")
