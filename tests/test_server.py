@@ -198,18 +198,33 @@ def test_sigterm_lets_the_request_and_the_fetch_in_flight_finish(
 
 
 def test_workers_are_processes_that_never_run_a_scheduler(feeds_dir: Path, tmp_path: Path) -> None:
-    with serving(serving_env(feeds_dir, tmp_path), "--workers", "2") as (process, port):
-        workers = wait_for(lambda: len(kids := children(process.pid)) >= 2 and kids)
-        for pid in workers:
-            threads = {
-                (Path(f"/proc/{pid}/task") / task / "comm").read_text().strip()
-                for task in os.listdir(f"/proc/{pid}/task")
-            }
-            assert not any("APScheduler" in name or "fetch" in name for name in threads), threads
-        assert request(port, "/feeds/all.atom")[0] == 200
-        output = stop(process)
+    """Leases name the process that claimed a source: with two workers beside the
+    parent, every claim over many due sources must still be the parent's."""
+    slow = Reply(body=rss("story"), delay=0.5)
+    with LoopbackServer({f"/f{n}": slow for n in range(3)}) as origin:
+        for n in range(3):
+            add_source(feeds_dir, f"remote{n}", origin.url(f"/f{n}"), every="1s")
+        env = serving_env(feeds_dir, tmp_path, FEEDSVC_ALLOW_NETWORKS="127.0.0.0/8")
+        engine = create_engine(env["FEEDSVC_DATABASE_URL"])
+        claimants: set[str] = set()
+
+        def claims_seen() -> bool:
+            with engine.connect() as conn:
+                owners = conn.execute(
+                    sql_select(sources.c.lease_owner).where(sources.c.lease_owner.is_not(None))
+                ).scalars()
+                claimants.update(owner.split(":")[-2] for owner in owners)
+            return sum(origin.hits(f"/f{n}") for n in range(3)) >= 12
+
+        with serving(env, "--workers", "2") as (process, port):
+            workers = wait_for(lambda: len(kids := children(process.pid)) == 2 and kids)
+            wait_for(claims_seen, timeout=60, every=0.1)
+            assert request(port, "/feeds/all.atom")[0] == 200
+            output = stop(process)
+        engine.dispose()
     assert process.returncode == 0, output
     assert "with 2 worker(s)" in output
+    assert claimants == {str(process.pid)}, (claimants, workers)
 
 
 def children(pid: int) -> list[int]:
