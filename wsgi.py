@@ -1,12 +1,8 @@
-"""Entry point for any WSGI server: ``gunicorn wsgi:app``. Never starts a scheduler.
+"""Entry point for a WSGI server started in this checkout: ``gunicorn wsgi:app``.
 
-A bad setting stops the worker with one line naming the variable, not a traceback.
+The same app as ``feedsvc.wsgi:app``, which works from any directory.
 """
 
-from feedsvc.errors import ConfigError
-from feedsvc.web import create_app
+from feedsvc.wsgi import app
 
-try:
-    app = create_app()
-except ConfigError as exc:
-    raise SystemExit(f"feedsvc: {exc}") from None
+__all__ = ["app"]

@@ -59,13 +59,14 @@ def rss(*slugs: str, title: str = "Loopback news") -> bytes:
 class LiveApp:
     """The app on a real loopback socket for the length of a ``with`` block."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, port: int = 0) -> None:
         self.app = app
+        self.port = port  # the app must know it: links and accepted Host follow it
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> LiveApp:
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -7,6 +7,7 @@ saying why, where no chromium binary is installed. Nothing is downloaded.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from collections.abc import Iterator
@@ -17,8 +18,10 @@ from flask.testing import FlaskClient
 
 from admin_support import AUTH, LiveApp, csrf_of, log_in, rss
 from conftest import ADMIN_TOKEN
+from feedsvc.config import Settings
 from feedsvc.store import Store
-from servers import LoopbackServer, Reply
+from feedsvc.web import create_app
+from servers import LoopbackServer, Reply, closed_port
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -218,13 +221,18 @@ def chromium() -> str:
     return path
 
 
-def test_browser_login_add_refresh_pause(admin_app: object, feed_server: LoopbackServer) -> None:
+def test_browser_login_add_refresh_pause(
+    admin_settings: Settings, published: Store, feed_server: LoopbackServer
+) -> None:
     """A person's path through the pages; ``expect`` waits for each page the click loads."""
     executable = chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     expect = sync_api.expect
     problems: list[str] = []
-    with LiveApp(admin_app) as live, sync_api.sync_playwright() as playwright:  # type: ignore[arg-type]
+    port = closed_port()  # the address the app is told it serves on (its accepted Host)
+    served = dataclasses.replace(admin_settings, port=port)
+    admin_app = create_app({"TESTING": True, "SETTINGS": served, "STORE": published})
+    with LiveApp(admin_app, port) as live, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000
         )

@@ -169,7 +169,7 @@ def test_core_imports_no_web_cli_or_scheduler() -> None:
         "import feedsvc.normalise, feedsvc.store, feedsvc.render, feedsvc.publish\n"
         "import feedsvc.refresh, feedsvc.catalog_watch, feedsvc.model, feedsvc.errors\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn'})\n"
+        "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn', 'granian'})\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run(

@@ -162,6 +162,7 @@ def test_metrics_under_gunicorn_with_two_workers(
         **os.environ,
         "FEEDSVC_FEEDS_DIR": str(settings.feeds_dir),
         "FEEDSVC_DATABASE_URL": db_url,
+        "FEEDSVC_PORT": str(port),  # the address links use, and the Host accepted
     }
     command = [
         sys.executable,

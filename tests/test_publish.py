@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -135,3 +136,29 @@ def test_feed_size_limits_items(published: Store, settings: Settings, now: datet
     small = Publisher(published, load_catalog(settings.feeds_dir), base_url=BASE, feed_size=2)
     small.publish(None, now)
     assert len(feedparser.parse(bodies(published)["feeds/all.atom"][0]).entries) == 2
+
+
+def test_every_exported_file_has_a_gzip_sibling_with_its_mtime(
+    published: Store, settings: Settings, now: datetime, tmp_path: Path
+) -> None:
+    out = tmp_path / "public"
+    publisher(published, settings, out).publish(None, now)
+    sources = [p for p in out.rglob("*") if p.is_file() and p.suffix not in (".gz", ".map")]
+    assert len(sources) == 7 * 3 + 1  # every feed in every format, and the OPML
+    ages = (out / "max-age.map").read_text().splitlines()[1:]  # for nginx: what the app sends
+    assert sorted(ages) == sorted(
+        f"/{feed.path} {feed.max_age};" for feed in published.load_feeds()
+    )
+    for source in sources:
+        zipped = source.with_name(source.name + ".gz")
+        assert gzip.decompress(zipped.read_bytes()) == source.read_bytes()
+        assert zipped.stat().st_mtime_ns == source.stat().st_mtime_ns
+    assert sorted(p.name for p in out.rglob("*.gz.gz")) == []
+    # an export made before .gz files existed gets them, and its files are not touched
+    lost = out / "feeds" / "all.atom.gz"
+    lost.unlink()
+    source_stamp = (out / "feeds" / "all.atom").stat().st_mtime_ns
+    publisher(published, settings, out).publish(None, now + timedelta(hours=1))
+    assert (
+        lost.stat().st_mtime_ns == source_stamp == (out / "feeds" / "all.atom").stat().st_mtime_ns
+    )

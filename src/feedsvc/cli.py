@@ -6,8 +6,10 @@ setting, a source that failed, a database that refused); 2 a usage error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,7 +22,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.catalog import format_interval, load_catalog
-from feedsvc.config import Settings, load_settings
+from feedsvc.config import MAX_WORKERS, Settings, listen_host, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.model import Catalog, Touched
@@ -200,11 +202,7 @@ def articles(
 
 
 class Stop(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM/SIGINT.
-
-    A KeyboardInterrupt, so waitress's loop treats it like Ctrl-C and lets its
-    request threads finish before returning; our shutdown then runs in order.
-    """
+    """Raised in the main thread by SIGTERM/SIGINT, so shutdown runs in order."""
 
 
 def _raise_stop(signum: int, _frame: object) -> None:
@@ -212,36 +210,58 @@ def _raise_stop(signum: int, _frame: object) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--host", help="Address to listen on (FEEDSVC_HOST; default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (FEEDSVC_PORT; default 8000).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    help="Worker processes (FEEDSVC_WORKERS; default 1).",
+)
+@click.option(
+    "--threads", type=click.IntRange(1, 64), default=min(8, 2 * (os.cpu_count() or 1) + 1),
+    show_default=True, help="Request threads per worker (2 per core + 1, at most 8).",
+)  # fmt: skip
 @pass_env
-def serve(env: Environment, host: str, port: int, threads: int) -> None:
-    """Web (waitress, a production WSGI server) and scheduler in one process."""
-    from waitress import create_server
-
+def serve(
+    env: Environment, host: str | None, port: int | None, workers: int | None, threads: int
+) -> None:
+    """Web (granian worker processes) and the scheduler in one command."""
     from feedsvc.scheduler import Scheduler
-    from feedsvc.web import create_app
+    from feedsvc.web import server
+    from feedsvc.web.hosts import HostPolicy
 
-    logging.getLogger().setLevel(logging.INFO)
-    scheduler = Scheduler(env.settings, env.store)
-    app = create_app(
-        {"SETTINGS": env.settings, "STORE": env.store, "CATALOG_WATCHER": scheduler.watcher}
+    settings = dataclasses.replace(
+        env.settings,
+        host=env.settings.host if host is None else listen_host(host, "--host"),
+        port=port or env.settings.port,
+        workers=workers or env.settings.workers,
     )
+    logging.getLogger().setLevel(logging.INFO)
+    scheduler = Scheduler(settings, env.store)
+    started = False
+
+    def start() -> None:  # the port is bound; workers start after this returns
+        nonlocal started
+        scheduler.start()  # publishes first, so every worker loads the feeds
+        started = True
+        address = f"[{settings.host}]" if ":" in settings.host else settings.host
+        click.echo(
+            f"feedsvc: serving on http://{address}:{settings.port}/ with "
+            f"{settings.workers} worker(s) (Ctrl-C stops)"
+        )
+        if settings.base_url is None:
+            hosts = ", ".join(settings.allowed_hosts) or "none"
+            click.echo(
+                f"feedsvc: links use {HostPolicy(settings).default_base} "
+                f"(FEEDSVC_ALLOWED_HOSTS: {hosts}); any other Host gets 400"
+            )
+
     try:
-        server = create_server(app, host=host, port=port, threads=threads)
-    except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
-    scheduler.start()
-    click.echo(f"feedsvc: serving on http://{host}:{server.effective_port}/ (Ctrl-C stops)")
-    try:
-        server.run()  # returns on Stop, after the in-flight requests are answered
-        click.echo("feedsvc: stopping after the running fetches")
+        server.serve(settings, threads=threads, on_started=start)
     finally:
-        server.close()
-        scheduler.shutdown()
+        if started:
+            click.echo("feedsvc: stopping after the running fetches")
+            scheduler.shutdown()
     click.echo("feedsvc: stopped")
 
 

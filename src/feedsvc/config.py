@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_DATABASE_URL = "sqlite:///var/feedsvc.sqlite3"
 DEFAULT_FEED_SIZE = 50
 MAX_FEED_SIZE = 1000
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+MAX_WORKERS = 64
+MAX_ALLOWED_HOSTS = 20  # a short list, so the links served stay a handful of variants
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,10 @@ class Settings:
     allow_networks: tuple[Network, ...] = ()
     publish_dir: Path | None = None
     feed_size: int = DEFAULT_FEED_SIZE
+    allowed_hosts: tuple[str, ...] = ()  # ``Host`` values as written: ``name`` or ``name:port``
+    host: str = DEFAULT_HOST  # the address the server was started on: links use it
+    port: int = DEFAULT_PORT
+    workers: int = 1
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +62,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allow_networks=_networks(get("FEEDSVC_ALLOW_NETWORKS")),
         publish_dir=Path(p) if (p := get("FEEDSVC_PUBLISH_DIR")) else None,
         feed_size=_feed_size(get("FEEDSVC_FEED_SIZE")),
+        allowed_hosts=_allowed_hosts(get("FEEDSVC_ALLOWED_HOSTS")),
+        host=listen_host(get("FEEDSVC_HOST")),
+        port=_whole("FEEDSVC_PORT", get("FEEDSVC_PORT"), DEFAULT_PORT, 1, 65535),
+        workers=_whole("FEEDSVC_WORKERS", get("FEEDSVC_WORKERS"), 1, 1, MAX_WORKERS),
     )
 
 
@@ -94,14 +109,80 @@ def _networks(value: str | None) -> tuple[Network, ...]:
 
 
 def _feed_size(value: str | None) -> int:
+    return _whole("FEEDSVC_FEED_SIZE", value, DEFAULT_FEED_SIZE, 1, MAX_FEED_SIZE)
+
+
+def _whole(name: str, value: str | None, default: int, low: int, high: int) -> int:
     if value is None:
-        return DEFAULT_FEED_SIZE
+        return default
     try:
-        size = int(value)
+        number = int(value)
     except ValueError:
-        size = 0
-    if not 1 <= size <= MAX_FEED_SIZE:
+        number = low - 1
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: expected a whole number from {low} to {high}, got {value!r}")
+    return number
+
+
+def host_value(value: str) -> str | None:
+    """``value`` as a ``Host`` header would carry it (lower case), or None if it is not one.
+
+    A host name or IPv4 address, or an IPv6 address in brackets, and an
+    optional port: what a client sends, so a request matches it exactly.
+    """
+    value = value.strip().lower()
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+        colon, port = rest[:1], rest[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    else:
+        host, colon, port = value.partition(":")
+        if not _HOST_NAME.match(host):
+            return None
+    if colon and not (port.isdigit() and port[0] != "0" and int(port) <= 65535):
+        return None
+    return value
+
+
+def _allowed_hosts(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    hosts: list[str] = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        host = host_value(part)
+        if host is None:
+            raise ConfigError(
+                f"FEEDSVC_ALLOWED_HOSTS: {part.strip()!r} is not a host such as "
+                "feeds.example.org or feeds.example.org:8080 (no schemes, paths or wildcards)"
+            )
+        if host not in hosts:
+            hosts.append(host)
+    if len(hosts) > MAX_ALLOWED_HOSTS:
         raise ConfigError(
-            f"FEEDSVC_FEED_SIZE: expected a whole number from 1 to {MAX_FEED_SIZE}, got {value!r}"
+            f"FEEDSVC_ALLOWED_HOSTS: at most {MAX_ALLOWED_HOSTS} hosts, got {len(hosts)}; "
+            "set FEEDSVC_BASE_URL instead"
         )
-    return size
+    return tuple(hosts)
+
+
+def listen_host(value: str | None, where: str = "FEEDSVC_HOST") -> str:
+    """The address to listen on: an IP address or a host name, without a port."""
+    if value is None:
+        return DEFAULT_HOST
+    bare = value.strip("[]")
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(value.lower()):
+        raise ConfigError(
+            f"{where}: expected an address to listen on such as 127.0.0.1 or 0.0.0.0, got {value!r}"
+        )
+    return value.lower()

@@ -5,7 +5,8 @@ bytes, a strong ETag (a hash of the bytes) and Last-Modified go to the
 database, where every web worker reads them. A feed whose bytes did not change
 keeps its row, ETag and Last-Modified untouched, so pollers keep getting 304s
 across publishes and restarts. With ``FEEDSVC_PUBLISH_DIR`` the same bytes are
-also written as static files, atomically, and only when they changed.
+also written as static files with ``.gz`` siblings, atomically, and only when
+they changed, ready for nginx (``deploy/nginx/``) or a CDN.
 
 When no public base URL is configured, feeds are stored with a placeholder
 base that the web tier replaces with the request's own origin.
@@ -13,6 +14,7 @@ base that the web tier replaces with the request's own origin.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -20,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -34,9 +36,12 @@ STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
 OPML_PATH = "feeds.opml"
 OPML_MEDIA_TYPE = "text/x-opml; charset=utf-8"
 ALL = "all"
+OPML_TTL = timedelta(hours=1)
+MAX_AGE_MAP = "max-age.map"  # beside the export; nginx includes it (deploy/nginx/)
 MIN_MAX_AGE = timedelta(seconds=10)
 MAX_MAX_AGE = timedelta(hours=1)
 DEFAULT_EVERY = timedelta(minutes=15)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +215,7 @@ class Publisher:
                     OPML_PATH,
                     render_opml(self.specs, base),
                     OPML_MEDIA_TYPE,
-                    timedelta(hours=1),
+                    OPML_TTL,
                     now,
                 )
             )
@@ -254,17 +259,54 @@ class Publisher:
         )
 
     def _export(
-        self, target: Path, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
+        self, folder: Path, feeds: Sequence[PublishedFeed], last_modified: Mapping[str, datetime]
     ) -> None:
         """Write static copies; an unchanged file is left alone so its mtime stays."""
         base = self.base_url or STATIC_FALLBACK_BASE
         for feed in feeds:
             body = feed.body.replace(PLACEHOLDER_BASE.encode(), base.encode())
-            write_if_changed(target / feed.path, body, last_modified.get(feed.path))
+            export_file(folder / feed.path, body, last_modified.get(feed.path))
+        write_if_changed(folder / MAX_AGE_MAP, render_max_age_map(self.specs), None)
+
+
+def render_max_age_map(specs: Mapping[str, FeedSpec]) -> bytes:
+    """Each exported file's ``Cache-Control: max-age``, as the app sends it, for nginx.
+
+    Entries of an nginx ``map $uri`` block (``deploy/nginx/feedsvc.conf``
+    includes the file), so the static server sends what the app would.
+    """
+    lines = ["# written by feedsvc: max-age of each exported file, for an nginx map $uri block"]
+    for spec in specs.values():
+        age = max_age_seconds(spec.ttl)
+        lines += [f"/{spec.path}.{fmt} {age};" for fmt in FORMATS]
+    lines.append(f"/{OPML_PATH} {max_age_seconds(OPML_TTL)};")
+    return ("\n".join(lines) + "\n").encode()
 
 
 def write_if_changed(target: Path, body: bytes, modified: datetime | None) -> bool:
     """Atomic replace (temp file + rename) unless the file already holds these bytes."""
+    stamp = None
+    if modified is not None:  # exact nanoseconds: a float timestamp would round them
+        aware = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
+        stamp = (aware - EPOCH) // timedelta(microseconds=1) * 1000
+    return _write_if_changed(target, body, stamp)
+
+
+def export_file(target: Path, body: bytes, modified: datetime | None) -> bool:
+    """A static file and its ``.gz`` sibling, for nginx's ``gzip_static`` or a CDN.
+
+    Each is written atomically and only when its bytes change (the gzip is
+    deterministic), and the ``.gz`` carries its source's mtime, so both
+    representations have one Last-Modified. A missing ``.gz`` (an export made
+    before they existed) is written even when the source is unchanged.
+    """
+    changed = write_if_changed(target, body, modified)
+    zipped = gzip.compress(body, compresslevel=9, mtime=0)
+    _write_if_changed(target.with_name(target.name + ".gz"), zipped, target.stat().st_mtime_ns)
+    return changed
+
+
+def _write_if_changed(target: Path, body: bytes, mtime_ns: int | None) -> bool:
     try:
         if target.read_bytes() == body:
             return False
@@ -276,9 +318,8 @@ def write_if_changed(target: Path, body: bytes, modified: datetime | None) -> bo
         with os.fdopen(fd, "wb") as handle:
             handle.write(body)
         os.chmod(temp, 0o644)
-        if modified is not None:
-            stamp = modified.timestamp()
-            os.utime(temp, (stamp, stamp))
+        if mtime_ns is not None:
+            os.utime(temp, ns=(mtime_ns, mtime_ns))
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

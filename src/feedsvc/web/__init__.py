@@ -1,7 +1,9 @@
 """The Flask web tier: public feeds, HTML pages, operations endpoints.
 
-``create_app`` never starts a scheduler: under gunicorn every worker calls it,
-and the schedule runs in ``feedsvc serve`` or ``feedsvc scheduler`` instead.
+``create_app`` never starts a scheduler: under granian or gunicorn every
+worker calls it, and the schedule runs in ``feedsvc serve`` (once, in the
+parent process) or ``feedsvc scheduler`` instead. It does load the published
+feeds, so a worker never answers a feed request from an empty cache.
 The app's catalogue watcher (``app.extensions["feedsvc.catalog"]``) is the
 scheduler's own when both run in one process, so both see one catalogue state.
 """
@@ -18,6 +20,7 @@ from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
 from feedsvc.web import admin_api, admin_pages, feeds, metrics, ops, pages
 from feedsvc.web.cache import FeedCache
+from feedsvc.web.hosts import HostPolicy, TrustedHosts
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,11 +35,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["feedsvc.catalog"] = app.config.get("CATALOG_WATCHER") or CatalogWatcher(
         settings.feeds_dir
     )
-    app.extensions["feedsvc.cache"] = FeedCache(store, settings.base_url)
+    cache = FeedCache(store)
+    cache.preload()  # before the first request; a database that is away means 503s until it is back
+    app.extensions["feedsvc.cache"] = cache
     feeds.init_app(app)
     pages.init_app(app)
     ops.init_app(app)
     metrics.init_app(app)
     admin_api.init_app(app)
     admin_pages.init_app(app)
+    app.wsgi_app = TrustedHosts(app.wsgi_app, HostPolicy(settings))  # type: ignore[method-assign]
     return app

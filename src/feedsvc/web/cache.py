@@ -1,10 +1,16 @@
 """Ready feed bytes for the web tier, shared through the database.
 
-Each worker keeps every published feed in memory and looks at the publish
-generation at most once a second; a request is then a dictionary lookup plus
-header work, never a render and usually no query. When no public base URL is
-configured, the placeholder base inside the stored bytes is replaced by the
-request's origin once per (feed, origin) and remembered.
+Each worker loads every published feed before it answers (``create_app``
+does the first load) and then looks at the publish generation at most once a
+second; a request is a dictionary lookup plus header work, never a render and
+usually no query. When no public base URL is configured, the placeholder base
+inside the stored bytes is replaced by the request's checked base
+(``web.hosts``) once per (feed, base) and remembered: the bases are a short
+list fixed at start-up, so the variants are too.
+
+A feed is never answered "not found" because of the cache: until one load has
+succeeded, ``get`` raises ``FeedsUnavailable`` (a 503), and once feeds are
+loaded they keep being served while the database is away.
 """
 
 from __future__ import annotations
@@ -12,11 +18,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import re
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -24,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from feedsvc.errors import StoreError
 from feedsvc.model import PublishedFeed
 from feedsvc.publish import PLACEHOLDER_BASE, etag_for
 from feedsvc.store import StateKey, Store
@@ -31,10 +35,11 @@ from feedsvc.store import StateKey, Store
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = 1.0
-MAX_VARIANTS = 256
-_SAFE_ORIGIN = re.compile(
-    r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?/$|^https?://\[[0-9a-fA-F:.]+\](?::[0-9]{1,5})?/$"
-)
+FIRST_LOAD_WAIT = 10.0  # a request waits this long for another thread's first load
+
+
+class FeedsUnavailable(Exception):
+    """No published feed could be loaded yet (the database cannot be read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,58 +90,74 @@ class Served:
 
 
 class FeedCache:
-    """Thread-safe for gthread workers; one per process."""
+    """Thread-safe for threaded workers; one per process."""
 
-    def __init__(self, store: Store, base_url: str | None, check_every: float = CHECK_EVERY):
+    def __init__(self, store: Store, check_every: float = CHECK_EVERY):
         self.store = store
-        self.base_url = base_url
         self.check_every = check_every
+        self.loaded = False
         self._lock = threading.Lock()
         self._checked = float("-inf")
         self._generation: str | None = None
         self._feeds: dict[str, PublishedFeed] = {}
-        self._variants: OrderedDict[tuple[str, str], Served] = OrderedDict()
+        self._variants: dict[tuple[str, str], Served] = {}
         self.site: dict[str, Any] = {"desks": [], "topics": []}
 
-    def refresh(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._checked < self.check_every:
-            return
-        with self._lock:
-            if not force and now - self._checked < self.check_every:
-                return
-            self._checked = now
-            try:
-                generation = self.store.get_state(StateKey.GENERATION)
-                if generation == self._generation and not force:
-                    return
-                feeds = {feed.path: feed for feed in self.store.load_feeds()}
-                site = self.store.get_state(StateKey.SITE)
-            except SQLAlchemyError as exc:
-                # The database is away (restart, failover, no schema yet): keep
-                # serving the bytes already here and look again next second.
-                log.warning("feed cache not refreshed, serving what it has: %s", exc)
-                return
-            self._feeds = feeds
-            self._variants = OrderedDict()
-            self.site = json.loads(site) if site else {"desks": [], "topics": []}
-            self._generation = generation
+    def refresh(self) -> bool:
+        """Look for a new publish at most once per ``check_every``; True once loaded.
 
-    def get(self, path: str, origin: Callable[[], str]) -> Served | None:
-        """The feed at ``path`` as served to ``origin()`` (``https://host/``), or None.
-
-        ``origin`` is only called when no base URL is configured: working it
-        out from the request is a measurable share of a 304's cost.
+        While feeds are loaded, a request never waits for another thread's
+        look (it serves what is here); before the first load it waits, so no
+        request sees an empty cache while feeds are being read.
         """
-        self.refresh()
+        if time.monotonic() - self._checked < self.check_every:
+            return self.loaded
+        if self.loaded:
+            if not self._lock.acquire(blocking=False):
+                return True
+        elif not self._lock.acquire(timeout=FIRST_LOAD_WAIT):
+            return self.loaded
+        try:
+            if time.monotonic() - self._checked >= self.check_every:
+                self._load()
+                self._checked = time.monotonic()
+        finally:
+            self._lock.release()
+        return self.loaded
+
+    def preload(self) -> None:
+        """Load before the first request; that request still looks for a newer publish."""
+        with self._lock:
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            generation = self.store.get_state(StateKey.GENERATION)
+            if self.loaded and generation == self._generation:
+                return
+            feeds = {feed.path: feed for feed in self.store.load_feeds()}
+            site = self.store.get_state(StateKey.SITE)
+        except (SQLAlchemyError, StoreError) as exc:
+            # The database is away (restart, failover, no schema yet): keep serving
+            # the bytes already here and look again after check_every.
+            log.warning("published feeds not (re)loaded, serving what is here: %s", exc)
+            return
+        self._feeds = feeds
+        self._variants = {}
+        self.site = json.loads(site) if site else {"desks": [], "topics": []}
+        self._generation = generation
+        self.loaded = True
+
+    def get(self, path: str, base: str) -> Served | None:
+        """The feed at ``path`` with links on ``base`` (a checked base URL), or None.
+
+        Raises FeedsUnavailable while nothing could be loaded yet.
+        """
+        if not self.refresh():
+            raise FeedsUnavailable(path)
         feed = self._feeds.get(path)
         if feed is None:
             return None
-        base = self.base_url
-        if base is None:
-            base = origin()
-            if not _SAFE_ORIGIN.match(base):
-                base = "http://localhost/"
         key = (path, base)
         served = self._variants.get(key)
         if served is None:
@@ -147,8 +168,10 @@ class FeedCache:
             else:
                 body, etag = feed.body, feed.etag
             served = Served.build(feed, body, etag)
-            with self._lock:
-                self._variants[key] = served
-                while len(self._variants) > MAX_VARIANTS:
-                    self._variants.popitem(last=False)
+            self._variants[key] = served  # bounded: bases are a short list fixed at start
         return served
+
+    @property
+    def variants(self) -> int:
+        """How many (feed, base) variants this process keeps (for tests and metrics)."""
+        return len(self._variants)

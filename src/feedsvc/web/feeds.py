@@ -3,7 +3,9 @@
 Pollers hit feeds every minute, so a feed that exists is answered by
 ``FeedServer``, a WSGI layer in front of Flask (as WhiteNoise serves static
 files): no request context, no routing, headers built once per change. Misses
-fall through to the Flask views below, which explain the 404.
+fall through to the Flask views below, which explain the 404. Until the
+worker has loaded the published feeds, feeds answer 503 with ``Retry-After``:
+a reader or a CDN takes a 404 as "gone".
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.http import parse_date
-from werkzeug.wsgi import get_host
 
 from feedsvc.render import FORMATS
-from feedsvc.web.cache import FeedCache, Served
+from feedsvc.web.cache import FeedCache, FeedsUnavailable, Served
+from feedsvc.web.hosts import link_base
 
 REQUEST_COUNTER = "feedsvc.request_counter"  # set by web.metrics when it is installed
 StartResponse = Callable[..., Any]
@@ -30,6 +32,15 @@ PLAIN_HEADERS = {
     "Content-Security-Policy": "default-src 'none'",
 }
 STATUS_LINES = {200: "200 OK", 304: "304 Not Modified"}
+RETRY_AFTER = "5"
+UNAVAILABLE_BODY = b"feeds are not loaded yet: the database cannot be read; try again shortly\n"
+UNAVAILABLE_HEADERS = [
+    ("Content-Type", "text/plain; charset=utf-8"),
+    ("Content-Length", str(len(UNAVAILABLE_BODY))),
+    ("Retry-After", RETRY_AFTER),
+    ("Cache-Control", "no-store"),
+    *PLAIN_HEADERS.items(),
+]
 
 
 def init_app(app: Flask) -> None:
@@ -46,19 +57,20 @@ def init_app(app: Flask) -> None:
         if not dot or fmt not in FORMATS:
             count("other", 404)
             return not_found(f"unknown feed format {fmt!r}: use .rss, .atom or .json")
-        served = extensions["feedsvc.cache"].get(f"feeds/{name}", origin)
+        served = extensions["feedsvc.cache"].get(f"feeds/{name}", link_base(request.environ))
         if served is None:
             count(fmt, 404)
             return not_found(_why_missing(stem))
         return respond(served)  # only when published between the fast path and here
 
     def opml() -> Response:
-        served = extensions["feedsvc.cache"].get("feeds.opml", origin)
+        served = extensions["feedsvc.cache"].get("feeds.opml", link_base(request.environ))
         if served is None:
             count("opml", 404)
             return not_found("no feeds published yet")
         return respond(served)
 
+    app.register_error_handler(FeedsUnavailable, unavailable)
     app.add_url_rule("/feeds/<path:name>", "feeds.feed", feed, methods=["GET", "HEAD"])
     app.add_url_rule("/feeds.opml", "feeds.opml", opml, methods=["GET", "HEAD"])
     app.wsgi_app = FeedServer(app.wsgi_app, extensions["feedsvc.cache"], count)  # type: ignore[method-assign]
@@ -78,7 +90,11 @@ class FeedServer:
         if (method == "GET" or method == "HEAD") and (
             path.startswith("/feeds/") or path == "/feeds.opml"
         ):
-            served = self.cache.get(path[1:], lambda: host_url(environ))
+            try:
+                served = self.cache.get(path[1:], link_base(environ))
+            except FeedsUnavailable:
+                start_response("503 Service Unavailable", list(UNAVAILABLE_HEADERS))
+                return [] if method == "HEAD" else [UNAVAILABLE_BODY]
             if served is not None:
                 status, headers, body = answer(served, environ)
                 self.count(path.rpartition(".")[2], status)
@@ -90,18 +106,14 @@ class FeedServer:
         return self.app(environ, start_response)
 
 
-def host_url(environ: dict[str, Any]) -> str:
-    """``scheme://host/`` of the request, as Flask's ``request.host_url`` gives it."""
-    script = environ.get("SCRIPT_NAME", "").rstrip("/")
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{get_host(environ)}{script}/"
-
-
 def not_found(reason: str) -> Response:
     return Response(reason + "\n", status=404, mimetype="text/plain", headers=PLAIN_HEADERS)
 
 
-def origin() -> str:
-    return request.host_url
+def unavailable(_exc: FeedsUnavailable | None = None) -> Response:
+    """503 while nothing is loaded, for feeds and pages alike: the fast path's answer."""
+    headers = [h for h in UNAVAILABLE_HEADERS if h[0] != "Content-Length"]
+    return Response(UNAVAILABLE_BODY, status=503, headers=headers)
 
 
 def _why_missing(stem: str) -> str:

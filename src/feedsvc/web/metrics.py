@@ -122,7 +122,15 @@ def metrics() -> Response:
     try:
         text = generate_latest(current_app.extensions[REGISTRY_KEY])
     except (StoreError, SQLAlchemyError) as exc:
-        return Response(f"database unavailable: {exc}\n", status=503, mimetype="text/plain")
+        # The driver's message names the database's host and port: the log keeps it,
+        # an anonymous scraper gets none of it.
+        log.warning("metrics: database unavailable: %s", exc)
+        return Response(
+            "database unavailable\n",
+            status=503,
+            mimetype="text/plain",
+            headers={"Retry-After": "30"},
+        )
     return Response(text, content_type=CONTENT_TYPE)
 
 

@@ -3,7 +3,8 @@
 Every page carries ``<link rel="alternate">`` autodiscovery for its feeds so a
 reader given the page URL finds them. Pages query the store per request (they
 are for people, not pollers); the catalogue's names come from the published
-snapshot, so web workers never read ``feeds/`` themselves.
+snapshot, so web workers never read ``feeds/`` themselves; until a worker has
+loaded it, pages answer 503 (``FeedsUnavailable``), like feeds.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 
 from feedsvc.render import FORMATS, MEDIA_TYPES
 from feedsvc.store import Store
-from feedsvc.web.cache import FeedCache
+from feedsvc.web.cache import FeedCache, FeedsUnavailable
 from feedsvc.web.feeds import not_found
+from feedsvc.web.hosts import link_base
 
 bp = Blueprint("pages", __name__)
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
@@ -52,7 +54,8 @@ def _page(template: str, **context: Any) -> Response:
 
 def _site() -> dict[str, Any]:
     cache: FeedCache = current_app.extensions["feedsvc.cache"]
-    cache.refresh()
+    if not cache.refresh():
+        raise FeedsUnavailable("site")
     return cache.site
 
 
@@ -119,5 +122,5 @@ def _listing(kind: str, key: str, ident: str) -> Response:
         articles=articles,
         links=links,
         autodiscovery=links,
-        base=request.host_url,
+        base=link_base(request.environ),
     )
