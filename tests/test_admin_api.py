@@ -409,6 +409,9 @@ def test_articles_text_filter_is_case_insensitive_substring(admin_client: FlaskC
         "published",
         "updated",
         "language",
+        "enclosures",
+        "image",
+        "retracted",
     }
 
 

@@ -32,6 +32,9 @@ ARTICLE_KEYS = [
     "published",
     "updated",
     "language",
+    "enclosures",
+    "image",
+    "retracted",
 ]
 
 

@@ -606,6 +606,9 @@ def test_normalise_wire_item() -> None:
         "published": "2025-06-23T19:09:00Z",
         "updated": "2025-06-23T19:09:00Z",
         "language": None,
+        "enclosures": [],
+        "image": None,
+        "retracted": None,
     }
     assert article.dated is True
     assert article.fingerprint == fingerprint(article)

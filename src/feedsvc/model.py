@@ -55,6 +55,12 @@ class Source:
     enabled: bool = True
     title: str | None = None
     origin: Literal["catalog", "api"] = "catalog"
+    priority: int = 0
+    """Which source's copy a story shared by several sources shows: the highest."""
+    keep: timedelta | None = None
+    """Stories older than this are purged (None: the ``FEEDSVC_KEEP`` default, or forever)."""
+    max_items: int = 500
+    """The newest items taken from one fetch; the rest of a huge feed is ignored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,53 @@ class Fetched:
     max_age: timedelta | None = None
     retry_after: timedelta | None = None
     problems: tuple[str, ...] = ()
+    listing: tuple[str, ...] | None = None
+    """For a folder: the name of every wire file present now, read this time or not.
+
+    A copy whose file is not listed was deleted, and is withdrawn; ``None``
+    (a feed) means items that scroll out of the document are left alone.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A media file of an item (podcast audio, video, a document).
+
+    ``url`` is absolute http(s) once normalised (a RawItem's may be relative);
+    ``type`` is a media type, ``length`` bytes and ``duration`` seconds, each
+    None when the source did not say.
+    """
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+    duration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The upstream feed an item comes from, for ``atom:source`` and attribution.
+
+    An aggregated item names its own origin (RSS/Atom ``source``); any other
+    item's origin is the feed it was read from.
+    """
+
+    title: str | None = None
+    link: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """Why a story left every feed: an operator withdrew it, or its last copy went away.
+
+    ``by`` is ``operator`` (only ``restore`` undoes it) or ``withdrawn`` (its wire
+    file was deleted or its last source removed; lifted if a copy comes back).
+    """
+
+    at: datetime
+    reason: str | None = None
+    by: Literal["operator", "withdrawn"] = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +184,11 @@ class RawItem:
     base_url: str | None = None
     origin_title: str | None = None
     origin_url: str | None = None
+    enclosures: tuple[Enclosure, ...] = ()
+    image: str | None = None
+    correction: str | None = None
+    problems: tuple[str, ...] = ()
+    """What was wrong with this item but did not stop it (an unreadable date line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +227,11 @@ class Article:
     language: str | None
     dated: bool = True
     fingerprint: str = ""
+    enclosures: tuple[Enclosure, ...] = ()
+    image: str | None = None
+    correction: str | None = None
+    origin: Origin | None = None
+    retracted: Retraction | None = None
 
     def to_json(self) -> dict[str, object]:
         """The contract's article JSON (``feedsvc articles --json``, the admin API)."""
@@ -206,6 +269,29 @@ class ArticleJson(BaseModel):
     published: UtcTime
     updated: UtcTime
     language: str | None
+    enclosures: list[EnclosureJson]
+    image: str | None
+    retracted: RetractionJson | None
+
+
+class EnclosureJson(BaseModel):
+    """One enclosure in the article JSON."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid", frozen=True)
+
+    url: str
+    type: str | None
+    length: int | None
+    duration: int | None
+
+
+class RetractionJson(BaseModel):
+    """``retracted`` in the article JSON: when, and the reason when one was given."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore", frozen=True)
+
+    at: UtcTime
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
