@@ -1,13 +1,16 @@
 """Tests of feedsvc.parse: the golden corpus, dates, people and the entity guard.
 
 The corpus (tests/feeds/) follows feedparser's habit: each case is a tiny input
-file NAME.<ext> beside NAME.json, which says in its "about" what the case is
-about and states only the expectations that matter to it; NAME.headers.json,
-if present, holds the response headers. One parametrised test runs them all.
+file NAME.<ext> (NAME.jsonfeed for a JSON Feed) beside NAME.json, which says in
+its "about" what the case is about and states only the expectations that
+matter to it; NAME.headers.json, if present, holds the response headers. One
+parametrised test runs them all. The media cases (tests/test_media.py) also
+go on through normalise and render, to golden output in tests/golden/media/.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc.errors import ParseError, SourceError
-from feedsvc.model import Document, ParsedFeed, RawItem
+from feedsvc.model import Document, Enclosure, ParsedFeed, RawItem
 from feedsvc.parse import ENTITIES_REFUSED, PROLOG_WINDOW, parse_date, parse_feed, person_name
 
 CORPUS = Path(__file__).parent / "feeds"
@@ -54,11 +57,13 @@ def _document(name: str, expected: dict[str, Any]) -> Document:
 
 
 def _jsonable(value: object) -> object:
-    """A RawItem field in the corpus's notation: ISO times, lists for tuples."""
+    """A RawItem field in the corpus's notation: ISO times, lists for tuples, dicts for records."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple):
-        return list(value)
+        return [_jsonable(part) for part in value]
+    if isinstance(value, Enclosure):
+        return dataclasses.asdict(value)
     return value
 
 

@@ -125,7 +125,8 @@ class Enclosure:
 
     ``url`` is absolute http(s) once normalised (a RawItem's may be relative);
     ``type`` is a media type, ``length`` bytes and ``duration`` seconds, each
-    None when the source did not say.
+    None when the source did not say (or said nonsense). Once normalised, a
+    missing type is the one of a well-known file extension (``feedsvc.media``).
     """
 
     url: str
@@ -189,6 +190,18 @@ class RawItem:
     correction: str | None = None
     problems: tuple[str, ...] = ()
     """What was wrong with this item but did not stop it (an unreadable date line)."""
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to identify or show: no guid, link, title, text or media; readers skip it."""
+        return not (
+            self.guid
+            or self.url
+            or self.title
+            or self.summary_html
+            or self.content_html
+            or self.enclosures
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 Scope: RSS 0.9x, 1.0 (RDF) and 2.0 and Atom 0.3 and 1.0, read with feedparser
 from bytes only (never a URL or a path, which feedparser would go and open),
-after a cheap guard against XML entity attacks. What comes out is what the
+after a cheap guard against XML entity attacks; a document that starts like
+JSON goes to the JSON Feed reader (``parse_json``) instead, and an entry's
+enclosures and lead image are read by ``parse_media``. What comes out is what the
 source wrote (markup, relative URLs, zone-less times stay as they are), with
 the base URL to resolve against: HTML sanitising, URL resolution and time
 zones belong to the normaliser, and dates are read by ``feedsvc.dates``. A
@@ -27,7 +29,9 @@ from feedparser.exceptions import CharacterEncodingUnknown, ThingsNobodyCaresAbo
 from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
 from feedsvc.model import Document, ParsedFeed, RawItem
-from feedsvc.text import error_line, one_line
+from feedsvc.parse_json import parse_json_feed
+from feedsvc.parse_media import entry_media
+from feedsvc.text import error_line, one_line, person_name
 from feedsvc.urls import is_http, join
 
 __all__ = ["ENTITIES_REFUSED", "parse_date", "parse_feed", "person_name"]
@@ -212,27 +216,6 @@ def _first(*values: object) -> str | None:
 
 # --------------------------------------------------------------------------- people
 
-_EMAIL = re.compile(r"^\s*<?(?:mailto:)?[^@\s<>()]+@[^@\s<>()]+\.[^@\s<>()]+>?\s*$")
-_EMAIL_THEN_NAME = re.compile(r"^\s*\S+@\S+\s*\((?P<name>[^()]*)\)\s*$")
-_NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>()]*?)\s*[<(]\s*(?:mailto:)?\S+@\S+\s*[>)]\s*$")
-
-
-def person_name(text: str | None) -> str | None:
-    """A person's name from an author field, without an e-mail address.
-
-    RSS's <author> is an address ("jane@example.org (Jane Doe)"); addresses
-    are not bylines, and republishing them hands them to harvesters, so an
-    address with no name is no author at all.
-    """
-    text = " ".join((text or "").split())
-    for pattern in (_EMAIL_THEN_NAME, _NAME_THEN_EMAIL):
-        if found := pattern.match(text):
-            text = found["name"].strip()
-            break
-    if not text or _EMAIL.match(text):
-        return None
-    return text
-
 
 def _author(context: Mapping[str, Any]) -> str | None:
     """Every distinct author name of an entry (or feed), joined: "Claire, Marc"."""
@@ -342,6 +325,7 @@ def _raw_item(entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document) 
     source = _detail(entry, "source")
     xml_base = _first(_get(content, "base"), _get(summary, "base"), _get(title, "base"))
     url, base_url = _locate(entry, xml_base, feed, doc)
+    enclosures, image = entry_media(entry, (lambda link: join(doc.name, link)) if xml_base else str)
     return RawItem(
         guid=_text(_get(entry, "id")),
         url=url,
@@ -364,6 +348,8 @@ def _raw_item(entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document) 
         base_url=base_url,
         origin_title=_text(_get(source, "title")),
         origin_url=_first(_get(source, "href"), _get(source, "link")),
+        enclosures=enclosures,
+        image=image,
     )
 
 
@@ -373,10 +359,6 @@ def _feed_title(feed: Mapping[str, Any]) -> str | None:
     if title and _get(_detail(feed, "title_detail"), "type") in _HTML_TYPES:
         title = _text(" ".join(html.unescape(_TAG.sub("", title)).split()))
     return title
-
-
-def _is_empty(item: RawItem) -> bool:
-    return not (item.guid or item.url or item.title or item.summary_html or item.content_html)
 
 
 # --------------------------------------------------------------------------- documents
@@ -441,9 +423,8 @@ def _refuse_non_feed(result: Mapping[str, Any], prolog: _Prolog, doc: Document) 
         return
     if version and malformed is None:
         return  # a valid feed that has no items right now
-    looks_like_json = _decode_head(doc.content[:64]).lstrip()[:1] in ("{", "[")
-    if root is None and (media_type.endswith("json") or looks_like_json):
-        raise ParseError("not a feed: a JSON document, not RSS or Atom")
+    if root is None and media_type.endswith("json"):
+        raise ParseError("not a feed: served as JSON, but neither JSON nor XML")
     if malformed is not None:
         raise ParseError(f"not a feed: {_bozo_reason(malformed, prolog)}")
     if root is not None:
@@ -452,9 +433,11 @@ def _refuse_non_feed(result: Mapping[str, Any], prolog: _Prolog, doc: Document) 
 
 
 def parse_feed(doc: Document) -> ParsedFeed:
-    """Read one feed document into raw items; ParseError if it is not a feed."""
+    """Read one feed document (RSS, Atom or JSON Feed) into raw items; ParseError if not a feed."""
     if not doc.content.strip():
         raise ParseError("empty document")
+    if _decode_head(doc.content[:64]).lstrip()[:1] in ("{", "["):
+        return parse_json_feed(doc)  # JSON: never XML, so no entity guard and no feedparser
     prolog = _read_prolog(doc.content)
     try:
         # A stream, not bytes: feedparser tries a bytes argument as a file name first.
@@ -476,7 +459,7 @@ def parse_feed(doc: Document) -> ParsedFeed:
     problems = [] if malformed is None else [f"malformed: {_bozo_reason(malformed, prolog)}"]
     for number, entry in enumerate(_get(result, "entries") or (), start=1):
         item = _raw_item(entry, feed, doc)
-        if _is_empty(item):
+        if item.is_empty:
             problems.append(f"item {number} has no id, link, title or text; skipped")
         else:
             items.append(item)

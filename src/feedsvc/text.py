@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ERROR_LIMIT", "error_line", "one_line", "os_reason", "without_controls"]
+__all__ = [
+    "ERROR_LIMIT",
+    "error_line",
+    "one_line",
+    "os_reason",
+    "person_name",
+    "without_controls",
+]
 
 ERROR_LIMIT = 200
 """How long a reason stored and shown for a failure may be, in characters."""
@@ -61,3 +68,25 @@ def without_controls(text: str) -> str:
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROLS.sub("", text)
+
+
+_EMAIL = re.compile(r"^\s*<?(?:mailto:)?[^@\s<>()]+@[^@\s<>()]+\.[^@\s<>()]+>?\s*$")
+_EMAIL_THEN_NAME = re.compile(r"^\s*\S+@\S+\s*\((?P<name>[^()]*)\)\s*$")
+_NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>()]*?)\s*[<(]\s*(?:mailto:)?\S+@\S+\s*[>)]\s*$")
+
+
+def person_name(text: str | None) -> str | None:
+    """A person's name from an author field, without an e-mail address.
+
+    RSS's <author> is an address ("jane@example.org (Jane Doe)"); addresses
+    are not bylines, and republishing them hands them to harvesters, so an
+    address with no name is no author at all.
+    """
+    text = " ".join((text or "").split())
+    for pattern in (_EMAIL_THEN_NAME, _NAME_THEN_EMAIL):
+        if found := pattern.match(text):
+            text = found["name"].strip()
+            break
+    if not text or _EMAIL.match(text):
+        return None
+    return text

@@ -1,0 +1,313 @@
+"""JSON Feed 1.0 and 1.1: one fetched document -> the same raw items as RSS and Atom.
+
+feedparser does not read JSON Feed, so this reader does, with the standard
+``json`` module behind guards, because the document is a stranger's: nesting
+deeper than ``MAX_DEPTH`` is refused before ``json`` recurses into it,
+integers longer than ``MAX_DIGITS`` never become Python ints (a number of
+10,000 digits costs quadratic time to convert), ``NaN`` and ``Infinity``
+are not JSON, and at most ``MAX_ITEMS`` items are read. A document that is
+not a JSON Feed at all is a ParseError; a field of the wrong type is a
+problem of its item, which keeps what else it has; an item that is not an
+object is skipped with a problem. As with feedparser, what comes out is what
+the source wrote: the normaliser sanitises, resolves and bounds it.
+
+Field by field (https://www.jsonfeed.org/version/1.1/): ``id`` (a number is
+coerced to a string, as the spec asks), ``url`` else ``external_url``,
+``title``, ``content_html`` else ``content_text`` (escaped, paragraphs kept),
+``summary``, ``date_published``, ``date_modified``, ``authors`` (1.1) or
+``author`` (1.0), item before feed, ``tags``, ``language`` (item, else
+feed), ``image`` else ``banner_image``, and ``attachments`` (``url``,
+``mime_type``, ``size_in_bytes``, ``duration_in_seconds``). The feed's
+``title``, ``home_page_url`` and ``language`` describe the feed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
+
+from feedsvc.dates import parse_date
+from feedsvc.errors import ParseError
+from feedsvc.media import MAX_RAW_ENCLOSURES, read_duration, read_length
+from feedsvc.model import Document, Enclosure, ParsedFeed, RawItem
+from feedsvc.text import error_line, person_name
+from feedsvc.urls import is_http, join
+
+__all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_ITEMS", "MAX_PROBLEMS", "parse_json_feed"]
+
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects read; a JSON Feed needs five or six."""
+
+MAX_DIGITS = 30
+"""Longest integer (in digits) read as a number; a longer one is a value of the wrong type."""
+
+MAX_ITEMS = 10_000
+"""Items read from one document; the rest are ignored, and a problem says so."""
+
+MAX_PROBLEMS = 50
+"""Per-item problems listed one by one; the rest are counted in one more line."""
+
+_VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
+_PROBLEM_LENGTH = 160
+# A whole JSON string from its opening quote, written so the engine never backtracks.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET_OR_QUOTE = re.compile(r'[\[\]{}"]')
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+class _Huge:
+    """A JSON integer too long to be a count or an id: readers see a value of the wrong type."""
+
+    __slots__ = ()
+
+
+_HUGE = _Huge()
+
+
+def _integer(text: str) -> int | _Huge:
+    return int(text) if len(text.lstrip("-")) <= MAX_DIGITS else _HUGE
+
+
+def _not_json(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def _decode(content: bytes) -> str:
+    """The document as text: UTF-8 (a BOM allowed), or UTF-16/32 as RFC 8259's detection finds."""
+    try:
+        return content.decode(json.detect_encoding(content))
+    except (UnicodeDecodeError, LookupError):
+        raise ParseError("not a feed: JSON that is not valid UTF-8") from None
+
+
+def _depth(text: str) -> int:
+    """How deeply arrays and objects nest, brackets inside strings not counted.
+
+    Linear in the text: a string is skipped in one regex step from its
+    opening quote, never retried from a later position. An unterminated
+    string ends the scan: ``json`` refuses such a document anyway.
+    """
+    deepest = depth = position = 0
+    while found := _BRACKET_OR_QUOTE.search(text, position):
+        character = found.group()
+        if character == '"':
+            string = _STRING.match(text, found.start())
+            if string is None:
+                break
+            position = string.end()
+            continue
+        depth += 1 if character in "[{" else -1
+        deepest = max(deepest, depth)
+        position = found.end()
+    return deepest
+
+
+def _load(content: bytes) -> object:
+    text = _decode(content)
+    if _depth(text) > MAX_DEPTH:
+        raise ParseError(f"not a feed: JSON nested deeper than {MAX_DEPTH} levels; refused")
+    try:
+        return json.loads(text, parse_int=_integer, parse_constant=_not_json)
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(f"not a feed: invalid JSON ({error_line(exc, _PROBLEM_LENGTH)})") from None
+
+
+# --------------------------------------------------------------------------- typed fields
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, _Huge):
+        return "a number too long to read"
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else "a number"
+
+
+@dataclass
+class _Fields:
+    """One object's fields read by type; what has the wrong type is a problem, not a value."""
+
+    source: Mapping[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+    def _wrong(self, key: str, wanted: str) -> None:
+        self.problems.append(f"{key!r} is {_kind(self.source[key])}, not {wanted}; ignored")
+
+    def text(self, key: str) -> str | None:
+        value = self.source.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self._wrong(key, "a string")
+            return None
+        return value.strip() or None
+
+    def raw_text(self, key: str) -> str | None:
+        """A string as written (content keeps its own whitespace)."""
+        value = self.source.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self._wrong(key, "a string")
+            return None
+        return value if value.strip() else None
+
+    def objects(self, key: str) -> list[Mapping[str, Any]]:
+        value = self.source.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self._wrong(key, "an array")
+            return []
+        return [entry for entry in value if isinstance(entry, dict)]
+
+    def strings(self, key: str) -> list[str]:
+        value = self.source.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self._wrong(key, "an array")
+            return []
+        return [entry.strip() for entry in value if isinstance(entry, str) and entry.strip()]
+
+    def id(self, key: str) -> str | None:
+        """An id: a string, or a number coerced to one (JSON Feed 1.1 asks readers to)."""
+        value = self.source.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float) and math.isfinite(value):
+            return str(int(value)) if value.is_integer() else repr(value)
+        return self.text(key)
+
+
+def _authors(fields: _Fields) -> str | None:
+    """Every distinct name of ``authors`` (1.1), else of ``author`` (1.0), joined."""
+    people = fields.objects("authors")
+    if not people and isinstance(fields.source.get("author"), dict):
+        people = [fields.source["author"]]
+    names: list[str] = []
+    for person in people:
+        name = person.get("name")
+        name = person_name(name) if isinstance(name, str) else None
+        if name and name not in names:
+            names.append(name)
+    return ", ".join(names) if names else None
+
+
+def _text_as_html(text: str) -> str:
+    """Plain ``content_text`` as HTML: escaped, paragraphs and line breaks kept."""
+    paragraphs = (p.strip() for p in _PARAGRAPH_BREAK.split(text.replace("\r\n", "\n")))
+    return "".join(
+        "<p>" + html.escape(p, quote=False).replace("\n", "<br>") + "</p>" for p in paragraphs if p
+    )
+
+
+def _attachments(fields: _Fields) -> tuple[Enclosure, ...]:
+    found: list[Enclosure] = []
+    for attachment in fields.objects("attachments")[:MAX_RAW_ENCLOSURES]:
+        url = attachment.get("url")
+        if not isinstance(url, str) or not url.strip():
+            fields.problems.append("an attachment without a 'url' string; ignored")
+            continue
+        kind = attachment.get("mime_type")
+        found.append(
+            Enclosure(
+                url=url.strip(),
+                type=kind.strip() if isinstance(kind, str) else None,
+                length=read_length(attachment.get("size_in_bytes")),
+                duration=read_duration(attachment.get("duration_in_seconds")),
+            )
+        )
+    return tuple(found)
+
+
+def _categories(tags: list[str]) -> tuple[str, ...]:
+    """Tags as written, each once: "Politics" and "politics" are one (as for RSS)."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        seen.setdefault(tag.casefold(), tag)
+    return tuple(seen.values())
+
+
+def _item(
+    entry: Mapping[str, Any], feed_author: str | None, language: str | None, base: str
+) -> tuple[RawItem, list[str]]:
+    fields = _Fields(entry)
+    content_html = fields.raw_text("content_html")
+    content_text = fields.raw_text("content_text")
+    summary = fields.text("summary")
+    item = RawItem(
+        guid=fields.id("id"),
+        url=fields.text("url") or fields.text("external_url"),
+        title=fields.text("title") or "",
+        title_html=False,
+        summary_html=html.escape(summary, quote=False) if summary else None,
+        content_html=content_html or (_text_as_html(content_text) if content_text else None),
+        author=_authors(fields) or feed_author,
+        categories=_categories(fields.strings("tags")),
+        published=parse_date(fields.text("date_published")),
+        updated=parse_date(fields.text("date_modified")),
+        language=fields.text("language") or language,
+        base_url=base,
+        enclosures=_attachments(fields),
+        image=fields.text("image") or fields.text("banner_image"),
+    )
+    return item, fields.problems
+
+
+def _is_json_feed(document: object) -> TypeGuard[dict[str, Any]]:
+    version = document.get("version") if isinstance(document, dict) else None
+    return isinstance(version, str) and version.startswith(_VERSION_PREFIXES)
+
+
+def parse_json_feed(doc: Document) -> ParsedFeed:
+    """Read one JSON Feed document; ParseError if it is not JSON or not a JSON Feed."""
+    document = _load(doc.content)
+    if not _is_json_feed(document):
+        raise ParseError("not a feed: a JSON document, but not a JSON Feed (no version)")
+    feed = _Fields(document)
+    title = feed.text("title")
+    home = feed.text("home_page_url")
+    link = join(doc.name, home) if home else None
+    language = feed.text("language")
+    feed_author = _authors(feed)
+    base = link if link and is_http(link) else doc.name
+    problems = [f"feed: {problem}" for problem in feed.problems]
+    entries = document.get("items")
+    if not isinstance(entries, list):
+        problems.append(f"'items' is {_kind(entries)}, not an array; no items read")
+        entries = []
+    if len(entries) > MAX_ITEMS:
+        problems.append(f"{len(entries) - MAX_ITEMS} items past the first {MAX_ITEMS} ignored")
+    items: list[RawItem] = []
+    item_problems: list[str] = []
+    for number, entry in enumerate(entries[:MAX_ITEMS], start=1):
+        if not isinstance(entry, dict):
+            item_problems.append(f"item {number} is {_kind(entry)}, not an object; skipped")
+            continue
+        item, found = _item(entry, feed_author, language, base)
+        item_problems.extend(f"item {number}: {problem}" for problem in found)
+        if item.is_empty:
+            item_problems.append(f"item {number} has no id, link, title or text; skipped")
+        else:
+            items.append(item)
+    problems.extend(item_problems[:MAX_PROBLEMS])
+    if len(item_problems) > MAX_PROBLEMS:
+        problems.append(f"and {len(item_problems) - MAX_PROBLEMS} more item problems")
+    return ParsedFeed(
+        items=tuple(items),
+        title=" ".join(title.split()) if title else None,
+        link=link,
+        language=language,
+        problems=tuple(problems),
+    )
