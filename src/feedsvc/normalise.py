@@ -3,8 +3,9 @@
 Scope: everything between parsing and storing that decides what a reader sees
 and how an item is identified: HTML sanitising, plain text, summaries, which
 dates an item has, guid and id, desk and topics, and the fingerprint that lets
-the store skip unchanged items. The rules for links (``feedsvc.urls``) and for
-dates (``feedsvc.dates``) have their own modules; this one applies them. Every
+the store skip unchanged items. The rules for links (``feedsvc.urls``), for
+dates (``feedsvc.dates``) and for media (``feedsvc.media``) have their own
+modules; this one applies them. Every
 function here is pure: no I/O, no clock (``now`` is an argument), no global
 mutable state.
 """
@@ -23,7 +24,8 @@ import nh3
 
 from feedsvc.dates import plausible, to_utc
 from feedsvc.errors import ParseError
-from feedsvc.model import Article, Desk, RawItem, Source, Topic
+from feedsvc.media import clean_enclosures, lead_image
+from feedsvc.model import Article, Desk, Enclosure, RawItem, Source, Topic
 from feedsvc.text import without_controls
 from feedsvc.urls import canonical_url, content_url, resolved_base
 
@@ -320,6 +322,8 @@ def fingerprint(article: Article) -> str:
 
     The times of an undated article are its first-seen time, which changes on
     every fetch; they are left out so such an article is not rewritten each time.
+    Media counts only when there is some, so the fingerprints of articles
+    stored before media was read stay as they were.
     """
     return _fingerprint_of(
         article.url,
@@ -333,6 +337,8 @@ def fingerprint(article: Article) -> str:
         article.updated,
         article.language,
         article.dated,
+        article.enclosures,
+        article.image,
     )
 
 
@@ -348,8 +354,10 @@ def _fingerprint_of(
     updated: datetime,
     language: str | None,
     dated: bool,
+    enclosures: tuple[Enclosure, ...] = (),
+    image: str | None = None,
 ) -> str:
-    seen = {
+    seen: dict[str, object] = {
         "url": url,
         "title": title,
         "summary": summary,
@@ -361,6 +369,10 @@ def _fingerprint_of(
         "updated": updated.isoformat() if dated else None,
         "language": language,
     }
+    if enclosures:
+        seen["enclosures"] = [[e.url, e.type, e.length, e.duration] for e in enclosures]
+    if image:
+        seen["image"] = image
     canonical = json.dumps(seen, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -485,7 +497,8 @@ def normalise(
         summary_text = plain_text(item.summary_html)
     else:
         summary_text = content_text if item.summary_html else ""
-    has_content = bool(content_text or summary_text or "<img " in content_html)
+    enclosures = clean_enclosures(item.enclosures, item.base_url)
+    has_content = bool(content_text or summary_text or "<img " in content_html or enclosures)
     if not title and not has_content and not url:
         raise ParseError("item has no title, no content and no link")
     if not title:
@@ -499,6 +512,7 @@ def normalise(
     desk = desk_for(item.byline, desks, source.desk)
     found = match_topics(text, item.categories, topics, source.topics)
     language = normalise_language(item.language)
+    image = lead_image(item.image, item.base_url, enclosures, content_html)
     return Article(
         id=article_id(source.id, guid),
         source=source.id,
@@ -526,5 +540,9 @@ def normalise(
             updated,
             language,
             dated,
+            enclosures,
+            image,
         ),
+        enclosures=enclosures,
+        image=image,
     )
