@@ -32,6 +32,7 @@ from lxml import etree
 from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
 from feedsvc.model import Article
+from feedsvc.render_media import Media, add_media, json_media
 
 __all__ = [
     "EPOCH",
@@ -138,6 +139,7 @@ class _Entry:
     language: str | None
     source_id: str
     source_title: str
+    media: Media = ((), None)
 
 
 def render(
@@ -216,7 +218,8 @@ def render_rss(
     fg.updated(feed_updated(articles))
     fg.ttl(ttl_minutes(spec.ttl))
     fg.generator(f"{GENERATOR} {GENERATOR_VERSION}")
-    for entry in _entries(articles, base, source_titles):
+    entries = _entries(articles, base, source_titles)
+    for entry in entries:
         fe = fg.add_entry(order="append")
         fe.title(entry.title)
         if entry.url:
@@ -234,6 +237,7 @@ def render_rss(
             fe.dc.dc_creator(entry.author)
         if entry.language:
             fe.dc.dc_language(entry.language)
+    add_media(fg, "rss", [entry.media for entry in entries])
     return bytes(fg.rss_str(pretty=True))
 
 
@@ -275,6 +279,7 @@ def render_atom(
             fe.summary(entry.summary, type="text")
         for topic in entry.topics:
             fe.category(term=topic, scheme=_topic_scheme(base))
+    add_media(fg, "atom", [entry.media for entry in entries])
     root = etree.fromstring(fg.atom_str(pretty=False), _parser())
     for element, entry in zip(root.iterfind(_ATOM + "entry"), entries, strict=True):
         _finish_atom_entry(element, entry)
@@ -321,6 +326,7 @@ def _json_item(entry: _Entry) -> dict[str, object]:
         item["authors"] = [{"name": entry.author}]
     if entry.language:
         item["language"] = entry.language
+    item.update(json_media(entry.media))
     return item
 
 
@@ -375,6 +381,7 @@ def _entry(article: Article, base: str, source_titles: Mapping[str, str]) -> _En
         language=language or None,
         source_id=base + "sources/" + quote(_text(article.source), safe=""),
         source_title=_text(source_titles.get(article.source) or article.source),
+        media=(article.enclosures, article.image),
     )
 
 
