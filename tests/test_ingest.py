@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from datetime import datetime, timedelta
 from ipaddress import ip_network
@@ -177,12 +178,54 @@ def test_feed_source_with_conditional_get(
     assert state is not None and state.validators.etag == '"v1"'
 
 
+def test_a_json_feed_source_is_ingested(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime
+) -> None:
+    """A feed source may serve JSON Feed (issue 10): the same model, through the same stages."""
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Harbour Notes",
+            "home_page_url": "https://notes.example/",
+            "items": [
+                {
+                    "id": "n-2",
+                    "url": "https://notes.example/2?utm_source=feed",
+                    "title": "Second <note>",
+                    "content_html": "<p>Tides <script>x()</script>turn.</p>",
+                    "date_published": "2025-06-23T19:09:00Z",
+                    "tags": ["Defence"],
+                },
+                {"id": "n-1", "content_text": "Plain first note.", "date_published": "2025-06-22"},
+                "not an item",
+            ],
+        }
+    ).encode()
+    routes = {"/feed.json": Reply(body=body, headers={"Content-Type": "application/feed+json"})}
+    with LoopbackServer(routes) as server:
+        source = feed_source("notes", server.url("/feed.json"))
+        result = fetch_and_store(source, with_sources(catalog, source), store, fetch.fetch, now)
+    assert (result.ok, result.new) == (True, 2), result.line()
+    assert result.problems == ("item 3 is a string, not an object; skipped",)
+    stored = {a.guid: a for a in store.list_articles(source="notes")}
+    assert stored["n-2"].url == "https://notes.example/2"
+    assert stored["n-2"].title == "Second <note>"
+    assert stored["n-2"].content_html == "<p>Tides turn.</p>"
+    assert "security" in stored["n-2"].topics  # the sample's topic for the Defence category
+    assert stored["n-1"].content_html == "<p>Plain first note.</p>"
+    assert stored["n-1"].title == "Plain first note."
+
+
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
         (Reply(status=404, body=b"gone"), "404"),
         (Reply(status=500, body=b"oops"), "500"),
-        (Reply(body=b'{"this": "is json, not a feed"}'), "not a feed"),
+        (Reply(body=b'{"this": "is json, not a feed"}'), "not a JSON Feed"),
+        (
+            Reply(body=b'{"version": "https://jsonfeed.org/version/1.1", "x": ' + b"[" * 5000),
+            "nested deeper",
+        ),
         (
             Reply(
                 body=b"<!doctype html><html><body>hi</body></html>",
@@ -193,7 +236,7 @@ def test_feed_source_with_conditional_get(
         (Reply(body=b""), "empty"),
         (Reply(hang=True), "timed out"),
     ],
-    ids=["404", "500", "malformed", "html", "empty", "stall"],
+    ids=["404", "500", "malformed", "deep-json", "html", "empty", "stall"],
 )
 def test_failing_source_keeps_its_articles_and_others_go_on(
     store: Store, catalog: Catalog, fetch: Fetcher, now: datetime, reply: Reply, expected: str
