@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from feedsvc.errors import ParseError
 from feedsvc.model import Document, Enclosure, ParsedFeed
 from feedsvc.parse import parse_feed
-from feedsvc.parse_json import MAX_DEPTH, MAX_ITEMS, MAX_PROBLEMS, parse_json_feed
+from feedsvc.parse_json import MAX_DEPTH, MAX_ITEMS, MAX_PROBLEMS, _depth, parse_json_feed
 
 NAME = "https://j.example/feed.json"
 V11 = "https://jsonfeed.org/version/1.1"
@@ -152,6 +152,64 @@ def test_hundreds_of_attachments_are_bounded_at_read() -> None:
     ]
     parsed = _parse(_feed(items=[{"id": "1", "title": "t", "attachments": attachments}]))
     assert len(parsed.items[0].enclosures) == 100
+
+
+def _reference_depth(text: str) -> int:
+    """The nesting depth the obvious way, one character at a time (too slow for a guard)."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(alphabet='[]{}"\\ab,:', max_size=8),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(alphabet='[]{}"\\a', max_size=4), children, max_size=3)
+        ),
+        max_leaves=40,
+    )
+)
+def test_the_depth_guard_is_exact_for_json(value: object) -> None:
+    """Brackets, quotes and backslashes inside strings never count."""
+    text = json.dumps(value)
+    assert _depth(text) == _reference_depth(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.text(alphabet='[]{}"\\a', max_size=4),
+        lambda children: st.lists(children, max_size=3),
+        max_leaves=30,
+    ),
+    st.data(),
+    st.text(alphabet='[]{}"\\a,', max_size=20),
+)
+def test_the_depth_guard_never_underestimates_what_json_would_read(
+    value: object, data: st.DataObject, junk: str
+) -> None:
+    """JSON recurses only through a valid prefix; whatever follows, its depth is counted."""
+    text = json.dumps(value)
+    cut = data.draw(st.integers(0, len(text)))
+    assert _depth(text[:cut] + junk) >= _reference_depth(text[:cut])
 
 
 # --------------------------------------------------------------------------- encodings
