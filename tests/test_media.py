@@ -14,6 +14,7 @@ from feedsvc.media import (
     MAX_DURATION,
     MAX_ENCLOSURES,
     MAX_LENGTH,
+    MAX_RAW_ENCLOSURES,
     clean_enclosures,
     content_image,
     guess_type,
@@ -22,8 +23,9 @@ from feedsvc.media import (
     read_duration,
     read_length,
 )
-from feedsvc.model import Enclosure, RawItem, Source
+from feedsvc.model import Document, Enclosure, RawItem, Source
 from feedsvc.normalise import fingerprint, normalise, sanitise_html
+from feedsvc.parse import parse_feed
 
 BASE = "https://pod.example/show/"
 NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
@@ -386,3 +388,26 @@ def test_only_junk_enclosures_leave_nothing() -> None:
     article = normalise(replace(junk, title="t"), SOURCE, {}, {}, NOW)
     assert article.enclosures == ()
     assert article.image is None
+
+
+def test_hundreds_of_enclosures_in_a_feed_are_bounded_when_read_and_when_kept() -> None:
+    links = "".join(
+        f'<link rel="alternate" href="https://a.example/alt/{n}"/>' for n in range(150)
+    ) + "".join(
+        f'<link rel="enclosure" type="audio/mpeg" href="https://a.example/{n}.mp3"/>'
+        for n in range(500)
+    )
+    media = "".join(f'<media:content url="https://a.example/m{n}.mp4"/>' for n in range(500))
+    body = (
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">'
+        "<id>f</id><title>F</title><updated>2025-06-01T00:00:00Z</updated>"
+        f"<entry><id>e</id><title>E</title><updated>2025-06-01T00:00:00Z</updated>{links}{media}"
+        "</entry></feed>"
+    ).encode()
+    (item,) = parse_feed(Document("https://a.example/feed", body)).items
+    assert len(item.enclosures) == MAX_RAW_ENCLOSURES
+    assert item.enclosures[0].url == "https://a.example/0.mp3"  # alternate links do not count
+    article = normalise(item, SOURCE, {}, {}, NOW)
+    assert [e.url for e in article.enclosures] == [
+        f"https://a.example/{n}.mp3" for n in range(MAX_ENCLOSURES)
+    ]

@@ -22,7 +22,6 @@ normaliser resolves and checks them (``feedsvc.media``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from itertools import islice
 from typing import Any
 
 from feedsvc.media import MAX_RAW_ENCLOSURES, read_duration, read_length
@@ -43,9 +42,9 @@ def _text(value: object) -> str | None:
 
 
 def _dicts(value: object) -> Iterator[Mapping[str, Any]]:
-    """The dicts of a feedparser list, at most ``MAX_RAW_ENCLOSURES`` of them."""
+    """The dicts of a feedparser list (it holds only what the bounded document held)."""
     if isinstance(value, list):
-        yield from islice((v for v in value if isinstance(v, dict)), MAX_RAW_ENCLOSURES)
+        yield from (v for v in value if isinstance(v, dict))
 
 
 def _is_picture(content: Mapping[str, Any]) -> bool:
@@ -66,6 +65,8 @@ def _enclosure_links(entry: Mapping[str, Any], resolve: Callable[[str], str]) ->
                     length=read_length(_get(link, "length")),
                 )
             )
+            if len(found) == MAX_RAW_ENCLOSURES:
+                break
     return found
 
 
@@ -80,6 +81,8 @@ def entry_media(
     enclosures = _enclosure_links(entry, resolve)
     pictures: list[str] = []
     for content in _dicts(_get(entry, "media_content")):
+        if len(enclosures) == MAX_RAW_ENCLOSURES:
+            break
         url = _text(_get(content, "url"))
         if not url:
             continue
