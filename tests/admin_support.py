@@ -114,7 +114,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_queued(settings: Settings, store: Store, clock: Callable[[], datetime] = lambda: NOW) -> int:
+def run_queued(
+    settings: Settings, store: Store, clock: Callable[[], datetime] = lambda: NOW
+) -> int:
     """One tick of a real scheduler, as a running one would do next: it fetches what is due
     (the refreshes the admin side queued) and publishes what they changed.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 from pydantic import BaseModel
 from pydantic_core import from_json
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from feedsvc.admin_models import (
     ArticlePageJson,
@@ -130,8 +130,11 @@ def _body() -> object:
     """
     if not request.is_json:
         raise ValidationError("expected a JSON object body (Content-Type: application/json)")
+    data = request.get_data(cache=False)  # stops at MAX_CONTENT_LENGTH
+    if request.content_length is None and len(data) >= common.MAX_BODY:  # chunked, cut short
+        raise RequestEntityTooLarge(f"request body larger than {common.MAX_BODY} bytes")
     try:
-        return from_json(request.get_data(cache=False), allow_inf_nan=False)
+        return from_json(data, allow_inf_nan=False)
     except ValueError as exc:
         raise ValidationError(f"expected a JSON object body: {exc}") from None
 
