@@ -119,15 +119,34 @@ def test_feed_requests_by_status_are_shared_by_workers(
     scrape(admin_client)  # the serving worker flushes what it counted
 
     text = scrape(other_worker)
-    assert value(text, "feedsvc_feed_requests_total", format="rss", status="200") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="rss", status="304") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="json", status="200") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="atom", status="404") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="opml", status="200") == 1
+    requests = "feedsvc_feed_requests_total"
+    assert value(text, requests, feed="/feeds/all.rss", status="200") == 1
+    assert value(text, requests, feed="/feeds/all.rss", status="304") == 1
+    assert value(text, requests, feed="/feeds/all.json", status="200") == 1
+    assert value(text, requests, feed="other", status="404") == 1
+    assert value(text, requests, feed="/feeds.opml", status="200") == 1
     total = sum(
         v for (name, _), v in samples(text).items() if name == "feedsvc_feed_requests_total"
     )
     assert total == 5
+
+
+def test_feed_request_labels_stay_bounded(admin_client: FlaskClient, published: Store) -> None:
+    """Anything a stranger puts in a URL is one label, ``other``; only published feeds get one."""
+    for n in range(40):
+        admin_client.get(f"/feeds/desks/nope-{n}.rss")
+        admin_client.get(f"/feeds/all.x{n}")
+        admin_client.get(f"/feeds/{n}/" + "a" * 300)
+    admin_client.get("/feeds/topics/trade.json")
+    text = scrape(admin_client)
+    feeds = {
+        dict(labels)["feed"]
+        for (name, labels), _ in samples(text).items()
+        if name == "feedsvc_feed_requests_total"
+    }
+    published_paths = {"/" + feed.path for feed in published.load_feeds()}
+    assert feeds == {"other", "/feeds/topics/trade.json"} and feeds - {"other"} <= published_paths
+    assert value(text, "feedsvc_feed_requests_total", feed="other", status="404") == 120
 
 
 def test_histogram_rendering_is_cumulative() -> None:
@@ -204,7 +223,8 @@ def test_metrics_under_gunicorn_with_two_workers(
             status, text = get("/metrics")
             return (
                 status == 200
-                and value(text, "feedsvc_feed_requests_total", format="atom", status="200") == 20
+                and value(text, "feedsvc_feed_requests_total", feed="/feeds/all.atom", status="200")
+                == 20
             )
 
         wait_for(counted)

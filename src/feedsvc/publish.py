@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -30,6 +31,9 @@ from feedsvc.model import Catalog, PublishedFeed, Source, Touched
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import Store
 from feedsvc.telemetry import PUBLISH_DURATION, observe
+from feedsvc.text import os_reason
+
+log = logging.getLogger(__name__)
 
 PLACEHOLDER_BASE = "http://feedsvc.invalid/"
 STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
@@ -48,6 +52,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class PublishResult:
     changed: tuple[str, ...]
     unchanged: int
+    export_error: str | None = None
+    """Why the static export (``FEEDSVC_PUBLISH_DIR``) failed, if it did: the feeds are
+    stored and served, their files are not written; publish them again to retry."""
 
 
 def etag_for(body: bytes) -> str:
@@ -221,10 +228,19 @@ class Publisher:
             )
         keep = {feed.path for feed in rendered} if everything else None
         saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
+        export_error = None
         if self.publish_dir is not None:
-            self._export(self.publish_dir, rendered, saved.last_modified)
+            try:
+                self._export(self.publish_dir, rendered, saved.last_modified)
+            except OSError as exc:  # full, read-only, gone: the stored feeds still serve
+                export_error = f"static export to {self.publish_dir} failed: {os_reason(exc)}"
+                log.error("%s; it is tried again at the next publish", export_error)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
-        return PublishResult(changed=saved.changed, unchanged=len(rendered) - len(saved.changed))
+        return PublishResult(
+            changed=saved.changed,
+            unchanged=len(rendered) - len(saved.changed),
+            export_error=export_error,
+        )
 
     def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:
         spec = self.specs[key]

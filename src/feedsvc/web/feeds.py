@@ -22,6 +22,9 @@ from feedsvc.web.cache import FeedCache, FeedsUnavailable, Served
 from feedsvc.web.hosts import link_base
 
 REQUEST_COUNTER = "feedsvc.request_counter"  # set by web.metrics when it is installed
+OTHER = "other"
+"""The ``feed`` label of every request that is not for a published feed: one label for
+whatever a stranger puts in a URL, so the metric's series stay as many as the feeds."""
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -47,26 +50,26 @@ def init_app(app: Flask) -> None:
     """The fast path in front of Flask, and the views that explain misses."""
     extensions = app.extensions
 
-    def count(fmt: str, status: int) -> None:
+    def count(feed: str, status: int) -> None:
         counter = extensions.get(REQUEST_COUNTER)
         if counter is not None:
-            counter.add(fmt, status)
+            counter.add(feed, status)
 
     def feed(name: str) -> Response:
         stem, dot, fmt = name.rpartition(".")
         if not dot or fmt not in FORMATS:
-            count("other", 404)
+            count(OTHER, 404)
             return not_found(f"unknown feed format {fmt!r}: use .rss, .atom or .json")
         served = extensions["feedsvc.cache"].get(f"feeds/{name}", link_base(request.environ))
         if served is None:
-            count(fmt, 404)
+            count(OTHER, 404)
             return not_found(_why_missing(stem))
         return respond(served)  # only when published between the fast path and here
 
     def opml() -> Response:
         served = extensions["feedsvc.cache"].get("feeds.opml", link_base(request.environ))
         if served is None:
-            count("opml", 404)
+            count(OTHER, 404)
             return not_found("no feeds published yet")
         return respond(served)
 
@@ -97,7 +100,7 @@ class FeedServer:
                 return [] if method == "HEAD" else [UNAVAILABLE_BODY]
             if served is not None:
                 status, headers, body = answer(served, environ)
-                self.count(path.rpartition(".")[2], status)
+                self.count(path, status)  # a published feed: the label set stays bounded
                 if status == 304:  # no Content-Length: it would have to be the 200's
                     start_response(STATUS_LINES[304], list(headers))
                     return []
