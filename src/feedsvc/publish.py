@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 PLACEHOLDER_BASE = "http://feedsvc.invalid/"
 STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
 OPML_PATH = "feeds.opml"
+OPML_DEFAULT = "atom"
+OPML_PATHS = {fmt: OPML_PATH if fmt == OPML_DEFAULT else f"feeds.{fmt}.opml" for fmt in FORMATS}
+"""One published OPML document per format: ``/feeds.opml`` (Atom, the default) and
+``/feeds.opml?format=rss|json``, served from ``feeds.rss.opml`` and ``feeds.json.opml``."""
+OPML_TYPES = {"rss": "rss", "atom": "rss", "json": "json"}
+"""An outline's ``type``: OPML 2.0 subscription lists say ``rss`` for a feed, and readers
+take RSS and Atom alike under it; JSON Feed is no RSS, so it says ``json`` and a reader
+that cannot read it is not told it could."""
 OPML_MEDIA_TYPE = "text/x-opml; charset=utf-8"
 ALL = "all"
 OPML_TTL = timedelta(hours=1)
@@ -129,35 +137,37 @@ def max_age_seconds(ttl: timedelta) -> int:
     return int(min(max(ttl, MIN_MAX_AGE), MAX_MAX_AGE).total_seconds())
 
 
-def render_opml(specs: Mapping[str, FeedSpec], base_url: str) -> bytes:
-    """OPML 2.0 listing every feed in every format, its desk or topic as category."""
+def render_opml(specs: Mapping[str, FeedSpec], base_url: str, fmt: str = OPML_DEFAULT) -> bytes:
+    """OPML 2.0 listing every feed once, in one format, its desk or topic as category.
+
+    A reader importing it subscribes to each feed once: the combined feed,
+    every desk and every topic.
+    """
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
         "  <head>",
-        "    <title>feedsvc feeds</title>",
+        f"    <title>feedsvc feeds ({FORMAT_TITLES[fmt]})</title>",
         f"    <ownerId>{_xml_text(base_url)}</ownerId>",
         "  </head>",
         "  <body>",
     ]
     for key, spec in specs.items():
-        category = "/" + key
-        lines.append(f"    <outline text={quoteattr(spec.title)} title={quoteattr(spec.title)}>")
-        for fmt in FORMATS:
-            outline_type = "rss"  # OPML 2.0 subscription lists use type="rss" for every format
-            lines.append(
-                "      <outline"
-                f" type={quoteattr(outline_type)}"
-                f" text={quoteattr(f'{spec.title} ({fmt})')}"
-                f" title={quoteattr(f'{spec.title} ({fmt})')}"
-                f" xmlUrl={quoteattr(feed_url(spec, base_url, fmt))}"
-                f" htmlUrl={quoteattr(base_url + spec.home_path)}"
-                f" category={quoteattr(category)}"
-                " />"
-            )
-        lines.append("    </outline>")
+        lines.append(
+            "    <outline"
+            f" type={quoteattr(OPML_TYPES[fmt])}"
+            f" text={quoteattr(spec.title)}"
+            f" title={quoteattr(spec.title)}"
+            f" xmlUrl={quoteattr(feed_url(spec, base_url, fmt))}"
+            f" htmlUrl={quoteattr(base_url + spec.home_path)}"
+            f" category={quoteattr('/' + key)}"
+            " />"
+        )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")
+
+
+FORMAT_TITLES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 
 
 def _xml_text(text: str) -> str:
@@ -217,14 +227,9 @@ class Publisher:
         for key in wanted:
             rendered.extend(self._render_key(key, base, now))
         if everything:
-            rendered.append(
-                self._feed(
-                    OPML_PATH,
-                    render_opml(self.specs, base),
-                    OPML_MEDIA_TYPE,
-                    OPML_TTL,
-                    now,
-                )
+            rendered.extend(
+                self._feed(path, render_opml(self.specs, base, fmt), OPML_MEDIA_TYPE, OPML_TTL, now)
+                for fmt, path in OPML_PATHS.items()
             )
         keep = {feed.path for feed in rendered} if everything else None
         saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
@@ -295,7 +300,7 @@ def render_max_age_map(specs: Mapping[str, FeedSpec]) -> bytes:
     for spec in specs.values():
         age = max_age_seconds(spec.ttl)
         lines += [f"/{spec.path}.{fmt} {age};" for fmt in FORMATS]
-    lines.append(f"/{OPML_PATH} {max_age_seconds(OPML_TTL)};")
+    lines += [f"/{path} {max_age_seconds(OPML_TTL)};" for path in OPML_PATHS.values()]
     return ("\n".join(lines) + "\n").encode()
 
 
