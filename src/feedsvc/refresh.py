@@ -1,15 +1,15 @@
-"""Refreshing a source: the one use case the scheduler, the admin side and ``feedsvc ingest`` share.
+"""Refreshing a source: the one use case the scheduler and ``feedsvc ingest`` share.
 
 A refresh claims the source's lease in the database, fetches, parses,
 normalises and stores, works out the next fetch time, gives the lease back,
 and returns a ``SourceResult`` whose ``touched`` desks and topics are what the caller publishes.
 The lease is what keeps two processes (two schedulers, a scheduler and the
-command line, a scheduler and an operator's refresh) from fetching one source
-at once: a source leased elsewhere is not fetched and comes back *busy*, which
+command line) from fetching one source at once: a source leased elsewhere is not fetched and comes back *busy*, which
 every caller reports as such.
 
-The scheduler claims due sources in bulk (``claim_due``), then runs each
-lease through ``run``: the same path ``refresh`` takes after claiming one
+The scheduler claims due sources in bulk (``claim_due``; an operator's
+refresh request makes a source due at once), then runs each lease through
+``run``: the same path ``refresh`` takes after claiming one
 source. A source that fails is recorded and reported, never raised into the
 caller's loop, so one hostile or broken source cannot stop the others or lose
 what they brought. The fetcher and the clock are passed in, so tests drive the
