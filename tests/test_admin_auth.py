@@ -293,3 +293,11 @@ def test_a_page_form_over_the_limit_is_413(admin_client: FlaskClient) -> None:
     )
     assert response.status_code == 413
 
+
+
+def test_a_non_ascii_csrf_token_is_a_400(admin_client: FlaskClient) -> None:
+    log_in(admin_client)
+    response = admin_client.post("/admin/sources/nym-wire/pause", data={"csrf_token": "é" * 43})
+    assert response.status_code == 400 and b"CSRF token" in response.data
+    login = admin_client.post("/admin/login", data={"csrf_token": "é", "token": "ü"})
+    assert login.status_code == 400

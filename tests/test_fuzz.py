@@ -1,5 +1,6 @@
 """No admin route answers 500, whatever is sent: schemathesis fuzzes the API from its
-own OpenAPI document, against the real app with the admin token set.
+own OpenAPI document, and hypothesis every form of the admin pages, against the
+real app with the admin token set.
 
 Valid and invalid requests alike (positive and negative generation: wrong types,
 out-of-range numbers, odd strings in paths, queries and bodies), a bounded
@@ -14,14 +15,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 
-from admin_support import AUTH
+from admin_support import AUTH, log_in
 from conftest import ADMIN_TOKEN
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
@@ -90,3 +93,46 @@ def test_no_admin_route_answers_500(
             assert response.json()["error"], response.text
 
     one()
+
+
+# -- the admin pages: every form route, with whatever a browser (or not) sends -----------
+
+PAGE_POSTS = [
+    "/admin/login",
+    "/admin/sources/new",
+    "/admin/sources/{id}/edit",
+    "/admin/sources/{id}/pause",
+    "/admin/sources/{id}/resume",
+    "/admin/sources/{id}/refresh",
+    "/admin/sources/{id}/delete",
+    "/admin/logout",
+]
+FIELDS = ["csrf_token", "token", "next", "id", "url", "title", "desk", "every", "timezone",
+          "topics", "enabled"]  # fmt: skip
+text = st.text(st.characters(codec="utf-8"), max_size=60)
+
+
+@pytest.mark.parametrize("route", PAGE_POSTS)
+def test_no_admin_page_answers_500(fuzzed_app: Flask, route: str) -> None:
+    client = fuzzed_app.test_client()
+    session = {"csrf": log_in(client)}
+
+    @given(
+        source_id=st.sampled_from(["nym-wire", "nope", "a\nb", "%00", "x" * 200]) | text,
+        form=st.dictionaries(st.sampled_from(FIELDS), text, max_size=6),
+        real_token=st.booleans(),
+    )
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def one(source_id: str, form: dict[str, str], real_token: bool) -> None:
+        if real_token:
+            form = {**form, "csrf_token": session["csrf"]}
+        path = route.replace("{id}", quote(source_id, safe=""))
+        response = client.post(path, data=form)
+        assert response.status_code < 500, (path, form, response.status_code)
+        if client.get("/admin/").status_code != 200:  # logged out: log in for the next one
+            session["csrf"] = log_in(client)
+
+    one()
+    for target in ("/admin/\n", "/admin/\x00", "//evil", "/admin/" + "é" * 10):
+        assert client.get("/admin/login", query_string={"next": target}).status_code < 500

@@ -4,8 +4,8 @@ A refresh claims the source's lease in the database, fetches, parses,
 normalises and stores, works out the next fetch time, gives the lease back,
 and returns a ``SourceResult`` whose ``touched`` desks and topics are what the caller publishes.
 The lease is what keeps two processes (two schedulers, a scheduler and the
-command line) from fetching one source at once: a source leased elsewhere is not fetched and comes back *busy*, which
-every caller reports as such.
+command line) from fetching one source at once: a source leased elsewhere is
+not fetched and comes back *busy*, which every caller reports as such.
 
 The scheduler claims due sources in bulk (``claim_due``; an operator's
 refresh request makes a source due at once), then runs each lease through

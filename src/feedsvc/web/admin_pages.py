@@ -128,7 +128,8 @@ def _guard() -> BaseResponse | None:
     if request.method == "POST":
         given = request.form.get(CSRF_FIELD, "")
         expected = auth.session_csrf() if logged_in else session.get("csrf", "")
-        if not expected or not secrets.compare_digest(given, expected):
+        # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
+        if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
             return _message(
                 400,
                 "Form expired",
@@ -142,7 +143,12 @@ def _guard() -> BaseResponse | None:
 def _unavailable(exc: Exception) -> BaseResponse:
     """The database or the catalogue cannot be read: say so instead of a bare 500."""
     return _page(
-        "admin/message.html", status=503, title="Unavailable", message=str(exc), csrf_token=""
+        "admin/message.html",
+        status=503,
+        title="Unavailable",
+        message=str(exc),
+        csrf_token="",
+        logged_in=False,  # the session cannot be looked up either
     )
 
 
