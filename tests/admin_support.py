@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
@@ -19,7 +20,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, NOW
+from feedsvc.config import Settings
+from feedsvc.scheduler import Scheduler
+from feedsvc.store import Store
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -108,3 +112,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def run_queued(
+    settings: Settings, store: Store, clock: Callable[[], datetime] = lambda: NOW
+) -> int:
+    """One tick of a real scheduler, as a running one would do next: it fetches what is due
+    (the refreshes the admin side queued) and publishes what they changed.
+
+    The default clock is the fixtures' ``NOW``, at which the sample catalogue's
+    sources are not due again, so only queued and never-fetched sources run.
+    """
+    scheduler = Scheduler(settings, store, clock=clock)
+    try:
+        return scheduler.run_once()
+    finally:
+        scheduler.shutdown()

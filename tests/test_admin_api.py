@@ -15,7 +15,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from admin_support import AUTH, rss
+from admin_support import AUTH, rss, run_queued
+from conftest import NOW
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
 from feedsvc.scheduler import Scheduler
@@ -77,9 +78,13 @@ def test_missing_or_wrong_token_is_401_on_every_route(admin_client: FlaskClient)
         {"Authorization": "test-admin-token"},
         {"Authorization": "Bearer test-admin-token-and-more"},
     ]
-    for method, path in ROUTES:
-        for header in headers:
-            response = admin_client.open(path, method=method, json={}, headers=header)
+    for n, (method, path) in enumerate(ROUTES):
+        for m, header in enumerate(headers):
+            # each from its own address: wrong tokens from one address get locked out
+            address = {"REMOTE_ADDR": f"192.0.2.{n * len(headers) + m}"}
+            response = admin_client.open(
+                path, method=method, json={}, headers=header, environ_base=address
+            )
             assert response.status_code == 401, (method, path, header)
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
             assert "token" in response.json["error"]
@@ -280,27 +285,46 @@ def test_pause_and_resume(admin_client: FlaskClient, published: Store, source_id
     assert health is not None and health.next_fetch_at is None  # due at once
 
 
-def test_refresh_fetches_now_then_304(
-    admin_client: FlaskClient, feed_server: LoopbackServer, published: Store
+def refresh(client: FlaskClient, source_id: str) -> Any:
+    """Queue a refresh through the API: 202, and where to look."""
+    response = client.post(f"/api/v1/sources/{source_id}/refresh", headers=AUTH)
+    assert response.status_code == 202, response.json
+    health = f"/api/v1/sources/{source_id}/health"
+    assert response.headers["Location"] == health and response.json["health"] == health
+    assert response.json["status"] == "queued" and response.json["source"] == source_id
+    return response.json
+
+
+def test_refresh_is_queued_then_run_by_the_scheduler_then_304(
+    admin_client: FlaskClient,
+    admin_settings: Settings,
+    feed_server: LoopbackServer,
+    published: Store,
 ) -> None:
     add(admin_client, url=feed_server.url("/feed.rss"))
-    first = admin_client.post("/api/v1/sources/loop/refresh", headers=AUTH)
-    assert first.status_code == 200
-    result, source = first.json["result"], first.json["source"]
-    assert result["ok"] and result["new"] == 3 and result["status"] == 200
-    assert result["summary"] == "loop: 3 new, 0 updated, 0 unchanged"
+    queued = refresh(admin_client, "loop")
+    assert feed_server.hits("/feed.rss") == 0  # the web request fetched nothing
+    waiting = admin_client.get("/api/v1/sources/loop/health", headers=AUTH).json
+    assert waiting["refresh_requested_at"] == queued["requested_at"]
+    assert waiting["last_fetch_at"] is None
+
+    assert run_queued(admin_settings, published) == 1
+    source = admin_client.get("/api/v1/sources/loop", headers=AUTH).json
     assert source["status"] == "ok"
     health = source["health"]
+    assert health["refresh_requested_at"] is None  # done
     assert health["article_count"] == 3 and health["last_status"] == 200
     assert health["consecutive_errors"] == 0 and health["last_error"] is None
     assert health["last_fetch_at"] == health["last_success_at"]
     assert health["next_fetch_at"] > health["last_fetch_at"]
     assert published.source_health("loop").lease_until is None  # the lease went back
+    assert run_queued(admin_settings, published) == 0  # once, not again
 
-    second = admin_client.post("/api/v1/sources/loop/refresh", headers=AUTH).json
-    assert second["result"]["not_modified"] and second["result"]["status"] == 304
-    assert second["source"]["health"]["last_status"] == 304
+    refresh(admin_client, "loop")
+    assert run_queued(admin_settings, published) == 1
     assert feed_server.requests("/feed.rss")[-1].headers["if-none-match"] == '"v1"'
+    health = admin_client.get("/api/v1/sources/loop/health", headers=AUTH).json
+    assert health["last_status"] == 304
 
     fetches = admin_client.get("/api/v1/sources/loop/fetches", headers=AUTH).json["fetches"]
     assert [(f["outcome"], f["status"], f["new"]) for f in fetches] == [
@@ -311,7 +335,7 @@ def test_refresh_fetches_now_then_304(
         len(admin_client.get("/api/v1/sources/loop/fetches?limit=1", headers=AUTH).json["fetches"])
         == 1
     )
-    # what the refresh brought is published at once
+    # what the refresh brought is published by the scheduler
     assert b"Story one" in admin_client.get("/feeds/desks/nym.rss").data
 
     # a new URL is another document: its old ETag is not sent
@@ -320,41 +344,57 @@ def test_refresh_fetches_now_then_304(
         admin_client.patch("/api/v1/sources/loop", json={"url": moved}, headers=AUTH).status_code
         == 200
     )
-    third = admin_client.post("/api/v1/sources/loop/refresh", headers=AUTH).json["result"]
-    assert third["status"] == 200 and third["unchanged"] == 3
+    refresh(admin_client, "loop")
+    run_queued(admin_settings, published)
     assert "if-none-match" not in feed_server.requests("/feed.rss")[-1].headers
 
 
 def test_refresh_of_a_failing_source_reports_the_error(
-    admin_client: FlaskClient, feed_server: LoopbackServer
+    admin_client: FlaskClient,
+    admin_settings: Settings,
+    feed_server: LoopbackServer,
+    published: Store,
 ) -> None:
     add(admin_client, url=feed_server.url("/broken.rss"))
     for expected in (1, 2):
-        body = admin_client.post("/api/v1/sources/loop/refresh", headers=AUTH).json
-        assert body["result"]["ok"] is False and body["result"]["status"] == 500
-        assert body["source"]["status"] == "error"
-        assert body["source"]["health"]["consecutive_errors"] == expected
-        assert "500" in body["source"]["health"]["last_error"]
+        refresh(admin_client, "loop")
+        assert run_queued(admin_settings, published) == 1
+        body = admin_client.get("/api/v1/sources/loop", headers=AUTH).json
+        assert body["status"] == "error"
+        assert body["health"]["consecutive_errors"] == expected
+        assert "500" in body["health"]["last_error"]
     health = admin_client.get("/api/v1/sources/loop/health", headers=AUTH)
     assert health.status_code == 200
     assert health.json["id"] == "loop" and health.json["status"] == "error"
     assert health.json["consecutive_errors"] == 2 and health.json["last_status"] == 500
 
 
-def test_refresh_of_a_paused_catalogue_source(admin_client: FlaskClient) -> None:
-    admin_client.post("/api/v1/sources/nym-wire/pause", headers=AUTH)
-    body = admin_client.post("/api/v1/sources/nym-wire/refresh", headers=AUTH).json
-    assert body["result"]["ok"] and body["result"]["new"] == 0
-    assert body["source"]["paused"] is True  # a refresh does not resume it
-
-
-def test_refresh_while_another_process_fetches_is_409(
-    admin_client: FlaskClient, published: Store
+def test_refresh_of_a_paused_source_runs_once_and_it_stays_paused(
+    admin_client: FlaskClient, admin_settings: Settings, published: Store
 ) -> None:
-    taken = datetime.now(UTC)
-    assert published.claim_source("nym-wire", "scheduler-1", taken, timedelta(minutes=5))
-    response = admin_client.post("/api/v1/sources/nym-wire/refresh", headers=AUTH)
-    assert response.status_code == 409 and "being fetched" in response.json["error"]
+    admin_client.post("/api/v1/sources/nym-wire/pause", headers=AUTH)
+    before = len(published.recent_fetches("nym-wire"))
+    refresh(admin_client, "nym-wire")
+    assert run_queued(admin_settings, published) == 1
+    body = admin_client.get("/api/v1/sources/nym-wire", headers=AUTH).json
+    assert body["paused"] is True and body["status"] == "paused"  # a refresh does not resume it
+    assert body["health"]["refresh_requested_at"] is None
+    assert len(published.recent_fetches("nym-wire")) == before + 1
+    assert run_queued(admin_settings, published) == 0  # paused again: once was all
+
+
+def test_refresh_asked_during_a_fetch_runs_after_it(
+    admin_client: FlaskClient, admin_settings: Settings, published: Store
+) -> None:
+    """A fetch already running took an older request (or none): the new one is not lost."""
+    claim = published.claim_source("nym-wire", "scheduler-1", NOW, timedelta(minutes=5))
+    assert claim is not None
+    refresh(admin_client, "nym-wire")
+    published.finish("nym-wire", "scheduler-1", NOW + timedelta(hours=1), claim)
+    health = published.source_health("nym-wire")
+    assert health.refresh_requested_at is not None and health.next_fetch_at is None
+    assert run_queued(admin_settings, published) == 1
+    assert published.source_health("nym-wire").refresh_requested_at is None
 
 
 def test_fetches_limit_is_validated(admin_client: FlaskClient) -> None:

@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 
-from admin_support import AUTH, LiveApp, csrf_of, log_in, rss
+from admin_support import AUTH, LiveApp, csrf_of, log_in, rss, run_queued
 from conftest import ADMIN_TOKEN
 from feedsvc.config import Settings
+from feedsvc.refresh import utcnow
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from servers import LoopbackServer, Reply, closed_port
@@ -262,7 +263,11 @@ def test_browser_login_add_refresh_pause(
             expect(page.locator("#status")).to_have_text("pending")
 
             page.click("button[value=refresh]")
-            expect(page.locator(".flash")).to_contain_text("Refreshed: loop: 2 new")
+            expect(page.locator(".flash")).to_contain_text("Refresh of loop queued")
+            expect(page.locator("#next-fetch")).to_contain_text("refresh queued")
+            assert feed_server.hits("/feed.rss") == 0  # queued, not fetched by the web thread
+            assert run_queued(served, published, utcnow) >= 1  # the scheduler's next tick
+            page.reload()
             expect(page.locator("#status")).to_have_text("ok")
             expect(page.locator("#last-success")).to_have_text(re.compile(r"s ago$"))
             expect(page.locator("#article-count")).to_have_text("2")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
-from admin_support import AUTH, free_port, rss, wait_for
+from admin_support import AUTH, free_port, rss, run_queued, wait_for
 from feedsvc import telemetry
 from feedsvc.config import Settings
 from feedsvc.store import StateKey, Store
@@ -63,7 +63,10 @@ def feed_server() -> Iterator[LoopbackServer]:
 
 
 def test_fetch_counters_move_with_real_fetches(
-    admin_client: FlaskClient, feed_server: LoopbackServer
+    admin_client: FlaskClient,
+    admin_settings: Settings,
+    published: Store,
+    feed_server: LoopbackServer,
 ) -> None:
     before = scrape(admin_client)
     assert value(before, "feedsvc_fetches_total", source="nym-wire", outcome="ok") == 1
@@ -76,11 +79,11 @@ def test_fetch_counters_move_with_real_fetches(
             headers=AUTH,
         )
         assert created.status_code == 201
-    for source_id in ("loop", "loop", "down"):
+    for _ in range(2):  # the first tick also fetches "down", new and so due at once
         assert (
-            admin_client.post(f"/api/v1/sources/{source_id}/refresh", headers=AUTH).status_code
-            == 200
+            admin_client.post("/api/v1/sources/loop/refresh", headers=AUTH).status_code == 202
         )
+        run_queued(admin_settings, published)
 
     after = scrape(admin_client)
     assert value(after, "feedsvc_fetches_total", source="loop", outcome="ok") == 1
@@ -116,15 +119,34 @@ def test_feed_requests_by_status_are_shared_by_workers(
     scrape(admin_client)  # the serving worker flushes what it counted
 
     text = scrape(other_worker)
-    assert value(text, "feedsvc_feed_requests_total", format="rss", status="200") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="rss", status="304") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="json", status="200") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="atom", status="404") == 1
-    assert value(text, "feedsvc_feed_requests_total", format="opml", status="200") == 1
+    requests = "feedsvc_feed_requests_total"
+    assert value(text, requests, feed="/feeds/all.rss", status="200") == 1
+    assert value(text, requests, feed="/feeds/all.rss", status="304") == 1
+    assert value(text, requests, feed="/feeds/all.json", status="200") == 1
+    assert value(text, requests, feed="other", status="404") == 1
+    assert value(text, requests, feed="/feeds.opml", status="200") == 1
     total = sum(
         v for (name, _), v in samples(text).items() if name == "feedsvc_feed_requests_total"
     )
     assert total == 5
+
+
+def test_feed_request_labels_stay_bounded(admin_client: FlaskClient, published: Store) -> None:
+    """Anything a stranger puts in a URL is one label, ``other``; only published feeds get one."""
+    for n in range(40):
+        admin_client.get(f"/feeds/desks/nope-{n}.rss")
+        admin_client.get(f"/feeds/all.x{n}")
+        admin_client.get(f"/feeds/{n}/" + "a" * 300)
+    admin_client.get("/feeds/topics/trade.json")
+    text = scrape(admin_client)
+    feeds = {
+        dict(labels)["feed"]
+        for (name, labels), _ in samples(text).items()
+        if name == "feedsvc_feed_requests_total"
+    }
+    published_paths = {"/" + feed.path for feed in published.load_feeds()}
+    assert feeds == {"other", "/feeds/topics/trade.json"} and feeds - {"other"} <= published_paths
+    assert value(text, "feedsvc_feed_requests_total", feed="other", status="404") == 120
 
 
 def test_histogram_rendering_is_cumulative() -> None:
@@ -201,7 +223,8 @@ def test_metrics_under_gunicorn_with_two_workers(
             status, text = get("/metrics")
             return (
                 status == 200
-                and value(text, "feedsvc_feed_requests_total", format="atom", status="200") == 20
+                and value(text, "feedsvc_feed_requests_total", feed="/feeds/all.atom", status="200")
+                == 20
             )
 
         wait_for(counted)
@@ -243,7 +266,11 @@ def test_readyz_checks_the_scheduler_heartbeat(client: FlaskClient, published: S
 
 
 def test_every_ingest_log_line_names_its_source(
-    admin_client: FlaskClient, feed_server: LoopbackServer, caplog: pytest.LogCaptureFixture
+    admin_client: FlaskClient,
+    admin_settings: Settings,
+    published: Store,
+    feed_server: LoopbackServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     admin_client.post(
         "/api/v1/sources",
@@ -253,6 +280,7 @@ def test_every_ingest_log_line_names_its_source(
     with caplog.at_level(logging.INFO, logger="feedsvc"):
         for source_id in ("nym-wire", "down"):
             admin_client.post(f"/api/v1/sources/{source_id}/refresh", headers=AUTH)
+        run_queued(admin_settings, published)
     ingest_lines = [r for r in caplog.records if r.name in ("feedsvc.refresh", "feedsvc.sources")]
     assert len(ingest_lines) >= 4
     for record in ingest_lines:

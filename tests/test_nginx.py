@@ -96,7 +96,7 @@ def test_nginx_serves_the_export_as_the_app_serves_the_feeds(
     )
     app = create_app({"TESTING": True, "SETTINGS": fixed, "STORE": published}).test_client()
     paths = exported_paths(export)
-    assert len(paths) == 7 * 3 + 1
+    assert len(paths) == 7 * 3 + 3  # every feed in every format, and the OPML in each
     for path in paths:
         status, headers, body = get(nginx, path)
         ours = app.get(path)
@@ -111,6 +111,11 @@ def test_nginx_serves_the_export_as_the_app_serves_the_feeds(
     assert get(nginx, "/feeds/topics/trade.json")[1]["Content-Type"] == MEDIA["json"]
     assert get(nginx, "/feeds/all.rss")[1]["Content-Type"] == MEDIA["rss"]
     assert get(nginx, "/feeds.opml")[1]["Content-Type"] == "text/x-opml; charset=utf-8"
+    for query in ("", "?format=atom", "?format=rss", "?format=json"):
+        status, headers, body = get(nginx, "/feeds.opml" + query)
+        ours = app.get("/feeds.opml" + query)
+        assert (status, body) == (200, ours.data), query
+        assert headers["Cache-Control"] == ours.headers["Cache-Control"], query
 
 
 def test_nginx_answers_304_to_both_validators(nginx: int) -> None:

@@ -122,8 +122,8 @@ def test_real_responses_match_the_document(
         ("PATCH", "/api/v1/sources/loop", {"every": "never"}, 400),
         ("PATCH", "/api/v1/sources/nym-wire", {"title": "x"}, 409),
         ("PATCH", "/api/v1/sources/nope", {"title": "x"}, 404),
-        ("POST", "/api/v1/sources/loop/refresh", None, 200),
-        ("POST", "/api/v1/sources/loop/refresh", None, 200),
+        ("POST", "/api/v1/sources/loop/refresh", None, 202),
+        ("POST", "/api/v1/sources/loop/refresh", None, 202),
         ("POST", "/api/v1/sources/nope/refresh", None, 404),
         ("GET", "/api/v1/sources/loop/health", None, 200),
         ("GET", "/api/v1/sources/nope/health", None, 404),
@@ -153,6 +153,18 @@ def test_real_responses_match_the_document(
             response = other.open(path, method=method, json={}, headers=headers)
             assert response.status_code == status
             check_response(document, method, path, response)
+    big = admin_client.post(
+        "/api/v1/sources", data=b"{" + b" " * (1024 * 1024) + b"}", headers=AUTH,
+        content_type="application/json",
+    )  # fmt: skip
+    assert big.status_code == 413
+    check_response(document, "POST", "/api/v1/sources", big)
+    wrong = {"Authorization": "Bearer not-the-admin-token"}
+    statuses = [admin_client.get("/api/v1/sources", headers=wrong).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    locked = admin_client.get("/api/v1/sources", headers=wrong)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    check_response(document, "GET", "/api/v1/sources", locked)
     operations = {
         (m.upper(), p) for p, item in document["paths"].items() for m in item if m != "parameters"
     }

@@ -156,7 +156,7 @@ def test_a_dead_schedulers_lease_expires(
     add_source(settings.feeds_dir, "remote", server.url("/feed"))
     dead = make_scheduler(settings, store, clock)
     claimed = store.claim_due(dead.owner, clock.now, dead.lease, 10)  # claimed, then "killed"
-    assert "remote" in claimed
+    assert "remote" in [claim.source_id for claim in claimed]
     alive = make_scheduler(settings, store, clock)
     assert alive.run_once() == 0  # leased to the dead one
     clock.advance(minutes=5, seconds=1)
@@ -169,8 +169,8 @@ def test_two_schedulers_never_claim_the_same_source(
 ) -> None:
     first = make_scheduler(settings, store, clock)
     second = make_scheduler(settings, store, clock)
-    a = store.claim_due(first.owner, clock.now, first.lease, 1)
-    b = store.claim_due(second.owner, clock.now, second.lease, 10)
+    a = [claim.source_id for claim in store.claim_due(first.owner, clock.now, first.lease, 1)]
+    b = [claim.source_id for claim in store.claim_due(second.owner, clock.now, second.lease, 10)]
     assert len(a) == 1 and a[0] not in b
     assert sorted(a + b) == ["europe-wire", "nym-wire"]
 

@@ -168,18 +168,42 @@ def test_pages_list_articles_with_autodiscovery(client: FlaskClient, page: str) 
     assert "EU, Canada to deepen ties" in html
 
 
-def test_opml_lists_every_feed(client: FlaskClient) -> None:
-    response = client.get("/feeds.opml")
+@pytest.mark.parametrize(
+    ("query", "fmt", "kind"),
+    [("", "atom", "rss"), ("?format=atom", "atom", "rss"), ("?format=rss", "rss", "rss"),
+     ("?format=json", "json", "json")],
+)  # fmt: skip
+def test_opml_lists_every_feed_once_in_one_format(
+    client: FlaskClient, query: str, fmt: str, kind: str
+) -> None:
+    response = client.get("/feeds.opml" + query)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/x-opml")
+    assert response.headers["ETag"] and response.headers["Last-Modified"]
+    again = client.get("/feeds.opml" + query, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
     root = ET.fromstring(response.data)
     assert root.get("version") == "2.0"
     feeds = [o for o in root.iter("outline") if o.get("xmlUrl")]
-    assert len(feeds) == len(FEEDS) * 3
-    urls = {o.get("xmlUrl") for o in feeds}
-    assert "http://localhost/feeds/desks/nym.atom" in urls
+    assert len(feeds) == len(FEEDS)  # each desk, topic and "all" once
+    urls = [o.get("xmlUrl") for o in feeds]
+    assert len(set(urls)) == len(urls) and all(u.endswith("." + fmt) for u in urls)
+    assert f"http://localhost/feeds/desks/nym.{fmt}" in urls
+    assert {o.get("type") for o in feeds} == {kind}
     categories = {o.get("category") for o in feeds}
     assert {"/desks/nym", "/topics/trade", "/all"} <= categories
+
+
+def test_opml_of_an_unknown_format_is_404(client: FlaskClient) -> None:
+    response = client.get("/feeds.opml?format=csv")
+    assert response.status_code == 404 and b"use ?format=rss, atom or json" in response.data
+
+
+def test_pages_link_to_the_opml(client: FlaskClient) -> None:
+    for page in ("/", "/desks/nym", "/topics/trade"):
+        html = client.get(page).get_data(as_text=True)
+        for href in ("/feeds.opml", "/feeds.opml?format=rss", "/feeds.opml?format=json"):
+            assert f'href="{href}"' in html, (page, href)
 
 
 def test_health_and_readiness(client: FlaskClient) -> None:

@@ -41,9 +41,8 @@ from feedsvc.model import ArticleJson, Source, UtcTime
 from feedsvc.urls import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
-    from feedsvc.model import SourceResult
     from feedsvc.sources import SourceView
-    from feedsvc.store import FetchRecord, SourceHealth
+    from feedsvc.store import FetchRecord, SourceHealth, SourceNotes
 
 CATALOG_FILE: Final = "feeds/sources.toml"
 MAX_ID = 100
@@ -150,7 +149,8 @@ Interval = Annotated[
     str,
     Field(
         max_length=MAX_INTERVAL,
-        description="a refresh interval: a number and s, m or h, such as '15m'",
+        description="a refresh interval: a number and s, m or h, such as '15m', "
+        "from 1s to 7 days (168h)",
         json_schema_extra={"pattern": INTERVAL_PATTERN.pattern},
     ),
     AfterValidator(_interval),
@@ -331,6 +331,9 @@ class HealthJson(_Response):
     consecutive_errors: int = Field(default=0, ge=0)
     last_error: str | None = None
     next_fetch_at: UtcTime | None = None
+    refresh_requested_at: UtcTime | None = Field(
+        default=None, description="an operator's refresh, queued and not yet run"
+    )
     article_count: int = Field(default=0, ge=0)
 
     @classmethod
@@ -344,18 +347,41 @@ class HealthJson(_Response):
             consecutive_errors=health.error_count,
             last_error=health.last_error,
             next_fetch_at=health.next_fetch_at,
+            refresh_requested_at=health.refresh_requested_at,
             article_count=health.article_count,
         )
+
+
+class NotesJson(_Response):
+    """What the last fetch that read the source's content said about its items."""
+
+    at: UtcTime | None = Field(default=None, description="when; null when it said nothing")
+    skipped: list[str] = Field(
+        default_factory=list, description="items not taken, each with its reason"
+    )
+    merged: list[str] = Field(
+        default_factory=list, description="items stored as part of another source's story"
+    )
+
+    @classmethod
+    def of(cls, notes: SourceNotes) -> NotesJson:
+        return cls(at=notes.at, skipped=list(notes.skipped), merged=list(notes.merged))
 
 
 class SourceHealthJson(HealthJson):
     id: str
     status: Status
+    notes: NotesJson
 
     @classmethod
     def of_view(cls, view: SourceView) -> SourceHealthJson:
         health = HealthJson.of(view.health)
-        return cls(id=view.source.id, status=_status(view), **dict(health))
+        return cls(
+            id=view.source.id,
+            status=_status(view),
+            notes=NotesJson.of(view.notes),
+            **dict(health),
+        )
 
 
 class SourceJson(_Response):
@@ -432,39 +458,17 @@ class FetchListJson(_Response):
         return cls(fetches=[FetchJson.model_validate(r) for r in records])
 
 
-class RefreshResultJson(_Response):
+class RefreshQueuedJson(_Response):
+    """`POST …/refresh`: the refresh is queued for the scheduler's next tick (202)."""
+
+    status: Literal["queued"] = "queued"
     source: str
-    ok: bool
-    not_modified: bool
-    status: int | None
-    new: int
-    updated: int
-    unchanged: int
-    merged: int
-    error: str | None
-    problems: list[str]
-    summary: str = Field(description="the line `feedsvc ingest` prints")
-
-    @classmethod
-    def of(cls, result: SourceResult) -> RefreshResultJson:
-        return cls(
-            source=result.source_id,
-            ok=result.ok,
-            not_modified=result.not_modified,
-            status=result.status,
-            new=result.new,
-            updated=result.updated,
-            unchanged=result.unchanged,
-            merged=result.merged,
-            error=result.error,
-            problems=list(result.problems),
-            summary=result.line(),
-        )
-
-
-class RefreshJson(_Response):
-    result: RefreshResultJson
-    source: SourceJson
+    requested_at: UtcTime
+    health: str = Field(
+        description="where to look: the source's health, whose refresh_requested_at is null "
+        "again and whose last_fetch_at has moved once the refresh ran"
+    )
+    message: str
 
 
 class ArticlePageJson(_Response):

@@ -27,6 +27,10 @@ ID_PATTERN = re.compile(ID_REGEX)
 INTERVAL_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600}
 DEFAULT_EVERY = "15m"
+MIN_EVERY = timedelta(seconds=1)
+MAX_EVERY = timedelta(days=7)
+"""The range of a refresh interval: past a week a source is as good as off (pause it),
+and the bound keeps every schedule sum (now + interval, doubled by errors) a real time."""
 FILES = ("desks.toml", "topics.toml", "sources.toml")
 
 DESK_KEYS = {"title", "description", "bylines", "language"}
@@ -36,14 +40,27 @@ SOURCE_KEYS = {"kind", "url", "path", "desk", "timezone", "every", "topics", "en
 
 
 def parse_interval(text: object) -> timedelta:
-    """``"5m"`` → 5 minutes. A number and s, m or h; at least one second."""
+    """``"5m"`` → 5 minutes. A number and s, m or h, from 1s to 7 days (168h).
+
+    The one check of an interval: the catalogue, the admin API, the admin
+    pages and the command line all come here, so none accepts what another
+    refuses. The bounds are checked on the number before any ``timedelta``
+    is made, so a huge number is a refusal, never an OverflowError.
+    """
     match = INTERVAL_PATTERN.match(text) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"bad interval {text!r}: expected a number and s, m or h, e.g. '5m'")
+        raise ValueError(f"bad interval {_shown(text)}: expected a number and s, m or h, e.g. '5m'")
     seconds = float(match.group(1)) * UNITS[match.group(2)]
-    if seconds < 1:
-        raise ValueError(f"bad interval {text!r}: at least 1s")
+    if seconds < MIN_EVERY.total_seconds():
+        raise ValueError(f"bad interval {_shown(text)}: at least 1s")
+    if seconds > MAX_EVERY.total_seconds():
+        raise ValueError(f"bad interval {_shown(text)}: at most 7 days (168h)")
     return timedelta(seconds=seconds)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_interval(every: timedelta) -> str:

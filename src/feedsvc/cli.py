@@ -163,7 +163,9 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     if published.changed:
         # stdout stays one line per source (scripts read it); this goes to the log
         log.info("published: %d feed files changed", len(published.changed))
-    if failed:
+    if published.export_error:
+        click.echo(f"feedsvc: {published.export_error}", err=True)
+    if failed or published.export_error:
         sys.exit(1)
 
 
@@ -173,6 +175,8 @@ def publish(env: Environment) -> None:
     """Render every feed again (only changed bytes are stored or written)."""
     result = env.publisher.publish(None, utcnow())
     click.echo(f"published: {len(result.changed)} changed, {result.unchanged} unchanged")
+    if result.export_error:
+        fail(result.export_error)
 
 
 @main.command()

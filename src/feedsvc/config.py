@@ -25,6 +25,9 @@ MAX_FEED_SIZE = 1000
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_WORKERS = 64
+MIN_ADMIN_TOKEN = 16
+"""Characters of ``FEEDSVC_ADMIN_TOKEN`` at least: with guessing throttled per address, a
+token this long from any real alphabet is out of reach; a short one is not."""
 MAX_ALLOWED_HOSTS = 20  # a short list, so the links served stay a handful of variants
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
@@ -58,7 +61,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         feeds_dir=feeds_dir,
         database_url=_database_url(get("FEEDSVC_DATABASE_URL") or DEFAULT_DATABASE_URL),
         base_url=_base_url(get("FEEDSVC_BASE_URL")),
-        admin_token=get("FEEDSVC_ADMIN_TOKEN"),
+        admin_token=_admin_token(get("FEEDSVC_ADMIN_TOKEN")),
         allow_networks=_networks(get("FEEDSVC_ALLOW_NETWORKS")),
         publish_dir=Path(p) if (p := get("FEEDSVC_PUBLISH_DIR")) else None,
         feed_size=_feed_size(get("FEEDSVC_FEED_SIZE")),
@@ -89,6 +92,15 @@ def _base_url(value: str | None) -> str | None:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"FEEDSVC_BASE_URL: expected an absolute http(s) URL, got {value!r}")
     return value if value.endswith("/") else value + "/"
+
+
+def _admin_token(value: str | None) -> str | None:
+    if value is not None and len(value) < MIN_ADMIN_TOKEN:
+        raise ConfigError(
+            f"FEEDSVC_ADMIN_TOKEN: at least {MIN_ADMIN_TOKEN} characters, got {len(value)} "
+            "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
+    return value
 
 
 def _networks(value: str | None) -> tuple[Network, ...]:

@@ -347,6 +347,8 @@ class StoreResult:
     """Items whose guid came earlier in the same batch."""
     changed_ids: tuple[str, ...] = ()
     touched: Touched = Touched()
+    merges: tuple[str, ...] = ()
+    """One line per item stored as part of another source's story, saying which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +368,9 @@ class SourceResult:
     not_modified: bool = False
     error: str | None = None
     problems: tuple[str, ...] = ()
+    merges: tuple[str, ...] = ()
+    """One line per item merged into another source's story (``StoreResult.merges``);
+    kept with the problems as the source's notes for its admin page and API health."""
     changed_ids: tuple[str, ...] = ()
     touched: Touched = Touched()
     status: int | None = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -30,10 +31,21 @@ from feedsvc.model import Catalog, PublishedFeed, Source, Touched
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import Store
 from feedsvc.telemetry import PUBLISH_DURATION, observe
+from feedsvc.text import os_reason
+
+log = logging.getLogger(__name__)
 
 PLACEHOLDER_BASE = "http://feedsvc.invalid/"
 STATIC_FALLBACK_BASE = "http://127.0.0.1:8000/"
 OPML_PATH = "feeds.opml"
+OPML_DEFAULT = "atom"
+OPML_PATHS = {fmt: OPML_PATH if fmt == OPML_DEFAULT else f"feeds.{fmt}.opml" for fmt in FORMATS}
+"""One published OPML document per format: ``/feeds.opml`` (Atom, the default) and
+``/feeds.opml?format=rss|json``, served from ``feeds.rss.opml`` and ``feeds.json.opml``."""
+OPML_TYPES = {"rss": "rss", "atom": "rss", "json": "json"}
+"""An outline's ``type``: OPML 2.0 subscription lists say ``rss`` for a feed, and readers
+take RSS and Atom alike under it; JSON Feed is no RSS, so it says ``json`` and a reader
+that cannot read it is not told it could."""
 OPML_MEDIA_TYPE = "text/x-opml; charset=utf-8"
 ALL = "all"
 OPML_TTL = timedelta(hours=1)
@@ -48,6 +60,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class PublishResult:
     changed: tuple[str, ...]
     unchanged: int
+    export_error: str | None = None
+    """Why the static export (``FEEDSVC_PUBLISH_DIR``) failed, if it did: the feeds are
+    stored and served, their files are not written; publish them again to retry."""
 
 
 def etag_for(body: bytes) -> str:
@@ -122,35 +137,37 @@ def max_age_seconds(ttl: timedelta) -> int:
     return int(min(max(ttl, MIN_MAX_AGE), MAX_MAX_AGE).total_seconds())
 
 
-def render_opml(specs: Mapping[str, FeedSpec], base_url: str) -> bytes:
-    """OPML 2.0 listing every feed in every format, its desk or topic as category."""
+def render_opml(specs: Mapping[str, FeedSpec], base_url: str, fmt: str = OPML_DEFAULT) -> bytes:
+    """OPML 2.0 listing every feed once, in one format, its desk or topic as category.
+
+    A reader importing it subscribes to each feed once: the combined feed,
+    every desk and every topic.
+    """
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
         "  <head>",
-        "    <title>feedsvc feeds</title>",
+        f"    <title>feedsvc feeds ({FORMAT_TITLES[fmt]})</title>",
         f"    <ownerId>{_xml_text(base_url)}</ownerId>",
         "  </head>",
         "  <body>",
     ]
     for key, spec in specs.items():
-        category = "/" + key
-        lines.append(f"    <outline text={quoteattr(spec.title)} title={quoteattr(spec.title)}>")
-        for fmt in FORMATS:
-            outline_type = "rss"  # OPML 2.0 subscription lists use type="rss" for every format
-            lines.append(
-                "      <outline"
-                f" type={quoteattr(outline_type)}"
-                f" text={quoteattr(f'{spec.title} ({fmt})')}"
-                f" title={quoteattr(f'{spec.title} ({fmt})')}"
-                f" xmlUrl={quoteattr(feed_url(spec, base_url, fmt))}"
-                f" htmlUrl={quoteattr(base_url + spec.home_path)}"
-                f" category={quoteattr(category)}"
-                " />"
-            )
-        lines.append("    </outline>")
+        lines.append(
+            "    <outline"
+            f" type={quoteattr(OPML_TYPES[fmt])}"
+            f" text={quoteattr(spec.title)}"
+            f" title={quoteattr(spec.title)}"
+            f" xmlUrl={quoteattr(feed_url(spec, base_url, fmt))}"
+            f" htmlUrl={quoteattr(base_url + spec.home_path)}"
+            f" category={quoteattr('/' + key)}"
+            " />"
+        )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")
+
+
+FORMAT_TITLES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 
 
 def _xml_text(text: str) -> str:
@@ -210,21 +227,25 @@ class Publisher:
         for key in wanted:
             rendered.extend(self._render_key(key, base, now))
         if everything:
-            rendered.append(
-                self._feed(
-                    OPML_PATH,
-                    render_opml(self.specs, base),
-                    OPML_MEDIA_TYPE,
-                    OPML_TTL,
-                    now,
-                )
+            rendered.extend(
+                self._feed(path, render_opml(self.specs, base, fmt), OPML_MEDIA_TYPE, OPML_TTL, now)
+                for fmt, path in OPML_PATHS.items()
             )
         keep = {feed.path for feed in rendered} if everything else None
         saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
+        export_error = None
         if self.publish_dir is not None:
-            self._export(self.publish_dir, rendered, saved.last_modified)
+            try:
+                self._export(self.publish_dir, rendered, saved.last_modified)
+            except OSError as exc:  # full, read-only, gone: the stored feeds still serve
+                export_error = f"static export to {self.publish_dir} failed: {os_reason(exc)}"
+                log.error("%s; it is tried again at the next publish", export_error)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
-        return PublishResult(changed=saved.changed, unchanged=len(rendered) - len(saved.changed))
+        return PublishResult(
+            changed=saved.changed,
+            unchanged=len(rendered) - len(saved.changed),
+            export_error=export_error,
+        )
 
     def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:
         spec = self.specs[key]
@@ -279,7 +300,7 @@ def render_max_age_map(specs: Mapping[str, FeedSpec]) -> bytes:
     for spec in specs.values():
         age = max_age_seconds(spec.ttl)
         lines += [f"/{spec.path}.{fmt} {age};" for fmt in FORMATS]
-    lines.append(f"/{OPML_PATH} {max_age_seconds(OPML_TTL)};")
+    lines += [f"/{path} {max_age_seconds(OPML_TTL)};" for path in OPML_PATHS.values()]
     return ("\n".join(lines) + "\n").encode()
 
 

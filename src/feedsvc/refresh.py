@@ -1,15 +1,15 @@
-"""Refreshing a source: the one use case the scheduler, the admin side and ``feedsvc ingest`` share.
+"""Refreshing a source: the one use case the scheduler and ``feedsvc ingest`` share.
 
 A refresh claims the source's lease in the database, fetches, parses,
 normalises and stores, works out the next fetch time, gives the lease back,
 and returns a ``SourceResult`` whose ``touched`` desks and topics are what the caller publishes.
 The lease is what keeps two processes (two schedulers, a scheduler and the
-command line, a scheduler and an operator's refresh) from fetching one source
-at once: a source leased elsewhere is not fetched and comes back *busy*, which
-every caller reports as such.
+command line) from fetching one source at once: a source leased elsewhere is
+not fetched and comes back *busy*, which every caller reports as such.
 
-The scheduler claims due sources in bulk (``claim_due``), then runs each
-lease through ``run``: the same path ``refresh`` takes after claiming one
+The scheduler claims due sources in bulk (``claim_due``; an operator's
+refresh request makes a source due at once), then runs each lease through
+``run``: the same path ``refresh`` takes after claiming one
 source. A source that fails is recorded and reported, never raised into the
 caller's loop, so one hostile or broken source cannot stop the others or lose
 what they brought. The fetcher and the clock are passed in, so tests drive the
@@ -32,7 +32,7 @@ from feedsvc.backoff import next_fetch_at
 from feedsvc.errors import FetchError, SourceError, StoreError
 from feedsvc.extract import bylines, content_digest, normalise_all, parse_fetched
 from feedsvc.model import Catalog, Fetched, Source, SourceResult, Validators
-from feedsvc.store import Store
+from feedsvc.store import Claim, Store
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,14 @@ def lease_owner(role: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A source claimed by a ``Refresher``; ``run`` or ``put_back`` gives it back."""
+    """A source claimed by a ``Refresher``; ``run`` or ``put_back`` gives it back.
+
+    ``claim`` is the store's record of the claim: the operator's refresh
+    request it took, which ``run`` marks done.
+    """
 
     source_id: str
+    claim: Claim | None = None
 
 
 class Refresher:
@@ -99,15 +104,14 @@ class Refresher:
 
     def claim(self, source_id: str) -> Lease | None:
         """The source's lease, or None while another process holds it."""
-        if self.store.claim_source(source_id, self.owner, self.clock(), self.lease):
-            return Lease(source_id)
-        return None
+        claim = self.store.claim_source(source_id, self.owner, self.clock(), self.lease)
+        return Lease(source_id, claim) if claim is not None else None
 
     def claim_due(self, limit: int) -> list[Lease]:
         """Up to ``limit`` due sources at once (the scheduler's way of claiming)."""
         return [
-            Lease(source_id)
-            for source_id in self.store.claim_due(self.owner, self.clock(), self.lease, limit)
+            Lease(claim.source_id, claim)
+            for claim in self.store.claim_due(self.owner, self.clock(), self.lease, limit)
         ]
 
     def put_back(self, lease: Lease, wait: timedelta) -> None:
@@ -126,12 +130,14 @@ class Refresher:
         except BaseException:  # interrupted: due again soon, not after a full lease
             self._finish(lease, now + CRASH_RETRY)
             raise
-        self._finish(lease, next_fetch_at(source, result, now, self.rng()))
+        self._finish(lease, next_fetch_at(source, result, now, self.rng()), ran=True)
         return result
 
-    def _finish(self, lease: Lease, due: datetime) -> None:
+    def _finish(self, lease: Lease, due: datetime, ran: bool = False) -> None:
+        """Give the lease back; after a run, the refresh request it took is done."""
+        claim = (lease.claim or Claim(lease.source_id)) if ran else None
         try:
-            self.store.finish(lease.source_id, self.owner, due)
+            self.store.finish(lease.source_id, self.owner, due, claim)
         except StoreError:
             # what was fetched is stored; only the schedule is lost, and the lease expires
             log.exception("source=%s could not give its lease back", lease.source_id)
@@ -225,6 +231,10 @@ def _stages(
             retry_after=retry_after,
         )
     all_problems = (*parsed.problems, *problems)
+    try:
+        store.save_notes(source.id, all_problems, stored.merges, now)
+    except StoreError:  # the articles are stored; only what is shown about them is lost
+        log.exception("source=%s could not keep the fetch's notes", source.id)
     log.info(
         "source=%s outcome=ok status=%s new=%d updated=%d unchanged=%d merged=%d problems=%d",
         source.id,
@@ -243,6 +253,7 @@ def _stages(
         unchanged=stored.unchanged,
         merged=stored.merged,
         problems=all_problems,
+        merges=stored.merges,
         changed_ids=stored.changed_ids,
         touched=stored.touched,
         status=status,

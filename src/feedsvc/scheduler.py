@@ -83,6 +83,7 @@ class Scheduler:
         self._running = 0
         self._hosts: dict[str, int] = {}
         self._pending = Touched()
+        self._pending_all = False
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self._futures: list[Future[None]] = []
@@ -112,7 +113,7 @@ class Scheduler:
         self.publisher = self._publisher(catalog)
         self.merge_api_sources()
         self.store.sync_sources(catalog.sources.values(), self.clock())
-        self.publisher.publish(None, self.clock())
+        self._publish(None)
         return True
 
     def merge_api_sources(self) -> bool:
@@ -134,7 +135,7 @@ class Scheduler:
         """Register the catalogue and publish once, so the web tier has every feed."""
         self.merge_api_sources()
         self.store.sync_sources(self.catalog.sources.values(), self.clock())
-        self.publisher.publish(None, self.clock())
+        self._publish(None)
 
     def tick(self) -> int:
         """One round; returns how many refreshes it started. Never raises."""
@@ -175,10 +176,33 @@ class Scheduler:
             self._heartbeat = now
 
     def flush_publish(self) -> None:
+        """Publish what finished refreshes changed, and anything an earlier publish left."""
         with self._lock:
             touched, self._pending = self._pending, Touched()
-        if touched:
-            self.publisher.publish(touched, self.clock())
+            everything, self._pending_all = self._pending_all, False
+        if everything:
+            self._publish(None)
+        elif touched:
+            self._publish(touched)
+
+    def _publish(self, touched: Touched | None) -> None:
+        """Publish ``touched`` (None: every feed); kept pending for the next tick when the
+        database refuses or the static export fails (a full or read-only folder), so no
+        feed stays stale until its sources happen to change again."""
+        try:
+            result = self.publisher.publish(touched, self.clock())
+        except StoreError:
+            self._keep(touched)
+            raise
+        if result.export_error:
+            self._keep(touched)
+
+    def _keep(self, touched: Touched | None) -> None:
+        with self._lock:
+            if touched is None:
+                self._pending_all = True
+            else:
+                self._pending |= touched
 
     def _run(self, lease: Lease) -> None:
         catalog = self.catalog

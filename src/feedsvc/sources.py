@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from feedsvc.admin_models import CATALOG_FILE, NewSource, SourcePatch, checked
 from feedsvc.errors import Conflict, NotFound, ValidationError
-from feedsvc.model import Catalog, Source, SourceResult
-from feedsvc.publish import Publisher
-from feedsvc.refresh import FetchFunction, Refresher, lease_owner, utcnow
-from feedsvc.store import FetchRecord, SourceHealth, Store
+from feedsvc.model import Catalog, Source
+from feedsvc.store import FetchRecord, SourceHealth, SourceNotes, Store
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +101,8 @@ class SourceView:
     source: Source
     health: SourceHealth | None
     problem: str | None = None
+    notes: SourceNotes = field(default_factory=SourceNotes)
+    """Items the last content fetch skipped or merged (only in one source's view)."""
 
     @property
     def status(self) -> str:
@@ -115,12 +115,18 @@ class SourceView:
         return bool(self.health and self.health.paused)
 
 
+def precise_now() -> datetime:
+    """Now, to the microsecond: two refresh requests a moment apart are told apart."""
+    return datetime.now(UTC)
+
+
 class SourceAdmin:
     """Add, edit, pause, refresh and inspect sources; no web or command-line code.
 
     ``catalog`` is called for the current catalogue (the web tier passes a
-    loader that keeps the last good one). ``fetch`` and ``publisher`` are only
-    needed for ``refresh``.
+    loader that keeps the last good one). Nothing here fetches: a refresh is
+    a request the scheduler carries out (``request_refresh``), so no web
+    thread ever waits on a remote server.
     """
 
     def __init__(
@@ -128,17 +134,11 @@ class SourceAdmin:
         store: Store,
         catalog: Callable[[], Catalog],
         *,
-        fetch: FetchFunction | None = None,
-        publisher: Callable[[Catalog], Publisher] | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = precise_now,
     ) -> None:
         self.store = store
         self._catalog = catalog
-        self.publisher = publisher
         self.clock = clock
-        self.refresher = (
-            Refresher(store, fetch, owner=lease_owner("admin"), clock=clock) if fetch else None
-        )
 
     def catalog(self) -> Catalog:
         return self._catalog()
@@ -160,8 +160,14 @@ class SourceAdmin:
         return source
 
     def view(self, source_id: str) -> SourceView:
+        """One source with its health and its last content fetch's notes."""
         source = self.get(source_id)
-        return SourceView(source, self.store.source_health(source_id), self.problem(source))
+        return SourceView(
+            source,
+            self.store.source_health(source_id),
+            self.problem(source),
+            self.store.source_notes(source_id),
+        )
 
     def views(self) -> list[SourceView]:
         health = {h.id: h for h in self.store.list_health()}
@@ -222,25 +228,23 @@ class SourceAdmin:
         if self.store.source_health(source_id) is None:
             self.store.sync_sources(self.catalog().sources.values(), self.clock())
 
-    def refresh(self, source_id: str) -> SourceResult:
-        """Fetch one source now (paused or not) and publish what it changed.
+    def request_refresh(self, source_id: str) -> datetime:
+        """Ask for a fetch at the scheduler's next tick; returns when it was asked.
 
-        Through ``feedsvc.refresh`` like every refresh: it takes the source's
-        lease, so it never runs beside a scheduled fetch of the same source
-        (Conflict while one runs), and sets its next scheduled time.
+        The source is marked due now in the database, whichever process runs
+        the scheduler; it runs once even when paused or disabled (an operator
+        asked for it) and stays paused. A request made while the source is
+        being fetched runs after that fetch. The result shows in the source's
+        health: ``refresh_requested_at`` is cleared and ``last_fetch_at``
+        moves when it ran.
         """
-        if self.refresher is None or self.publisher is None:
-            raise RuntimeError("SourceAdmin was built without a fetcher or publisher")
-        catalog = self.merged()
         source = self.get(source_id)
         problem = self.problem(source)
         if problem:
             raise Conflict(f"source {source_id!r} cannot be refreshed: {problem}")
         self._register(source_id)
-        result = self.refresher.refresh(source, catalog)
-        if result.busy:
-            raise Conflict(f"source {source_id!r} is being fetched right now; try again shortly")
-        if result.touched:
-            self.publisher(catalog).publish(result.touched, self.clock())
-        log.info("source=%s refreshed by an operator: %s", source_id, result.line())
-        return result
+        now = self.clock()
+        if not self.store.request_refresh(source_id, now):
+            raise NotFound(f"no source {source_id!r}")
+        log.info("source=%s refresh requested by an operator", source_id)
+        return now

@@ -66,7 +66,8 @@ ARTICLES_UPDATED = Metric(
 FEED_REQUESTS = Metric(
     "feedsvc_feed_requests_total",
     "counter",
-    "Feed requests answered, by format and HTTP status (304 = not modified).",
+    "Feed requests answered, by feed (its path; 'other' for anything not published) and "
+    "HTTP status (304 = not modified).",
 )
 PUBLISH_DURATION = Metric(
     "feedsvc_publish_duration_seconds",

@@ -11,6 +11,8 @@ owns the engine and the write policy:
 - ``feeds``     published feed bytes and their validators;
 - ``state``     small values shared by processes, under the keys of ``StateKey``;
 - ``metrics``   shared Prometheus counters;
+- ``notes``     what the last content fetch of each source said about its items;
+- ``admin``     admin sessions and failed authentications (throttling);
 - ``schema``    the tables; ``rows`` maps their rows to records and back, by field name.
 
 ``Store`` is all of them at once, so the rest of feedsvc holds one object.
@@ -18,11 +20,13 @@ owns the engine and the write policy:
 
 from __future__ import annotations
 
+from feedsvc.store.admin import AdminAuth, AuthState
 from feedsvc.store.articles import ArticleStore
 from feedsvc.store.engine import create_db_engine
 from feedsvc.store.feeds import PublishedFeeds, SavedFeeds
 from feedsvc.store.metrics import Metrics
-from feedsvc.store.schedule import Schedule, SourceState
+from feedsvc.store.notes import Notes, SourceNotes
+from feedsvc.store.schedule import Claim, Schedule, SourceState
 from feedsvc.store.sources import (
     FetchRecord,
     SourceHealth,
@@ -33,9 +37,12 @@ from feedsvc.store.sources import (
 from feedsvc.store.state import SharedState, StateKey
 
 __all__ = [
+    "AuthState",
+    "Claim",
     "FetchRecord",
     "SavedFeeds",
     "SourceHealth",
+    "SourceNotes",
     "SourceState",
     "StateKey",
     "Store",
@@ -45,5 +52,7 @@ __all__ = [
 ]
 
 
-class Store(SourceRegistry, Schedule, ArticleStore, PublishedFeeds, SharedState, Metrics):
+class Store(
+    SourceRegistry, Schedule, ArticleStore, PublishedFeeds, SharedState, Metrics, Notes, AdminAuth
+):
     """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""

@@ -30,6 +30,7 @@ from feedsvc.store.rows import from_row, to_row
 from feedsvc.store.schedule import record_fetch
 from feedsvc.store.schema import article_topics, articles, items
 from feedsvc.store.sources import FetchRecord
+from feedsvc.text import one_line
 
 _NOT_COLUMNS = ("topics",)  # a table of its own
 # Fields of the story model (issues 10, 11) that have no column yet: stored as empty.
@@ -81,6 +82,11 @@ class ArticleStore(Database):
                 skipped=plan.count(Action.SKIPPED),
                 changed_ids=plan.changed_ids,
                 touched=plan.touched,
+                merges=tuple(
+                    f"item {one_line(d.guid, 120)!r} merged into the story {d.article_id}"
+                    for d in plan.decisions
+                    if d.action is Action.MERGED
+                ),
             )
 
         return self.transact(work)

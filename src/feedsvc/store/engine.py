@@ -2,7 +2,10 @@
 
 On SQLite every writer starts with ``BEGIN IMMEDIATE`` (WAL mode, busy
 timeout) so two writers queue instead of failing with "database is locked";
-a writer that stayed busy past the timeout is tried again a few times. Every
+a writer that stayed busy past the timeout is tried again a few times. The
+database file is watched too (``SqliteFile``): deleted or replaced under a
+running process, every write stops with a clear error instead of going on
+into an unlinked file that vanishes at the next start, and ``/readyz`` fails. Every
 part of the store (``sources``, ``schedule``, ``articles``, …) derives from
 ``Database`` and runs its writes through ``transact``, so this policy is
 written once.
@@ -10,7 +13,9 @@ written once.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,11 +72,68 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class SqliteFile:
+    """The SQLite file this process opened, known by its device and inode.
+
+    Open connections keep writing to the inode they opened, even after the
+    file is deleted (or replaced by another) at its path: the data would be
+    lost at the next start. ``problem`` compares the path's inode with the
+    one first opened (a ``stat``: cheap enough for every write transaction).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._identity: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def opened(self) -> None:
+        """A connection opened the file: remember the first file seen at the path."""
+        with self._lock:
+            if self._identity is None:
+                try:
+                    info = os.stat(self.path)
+                except OSError:
+                    return
+                self._identity = (info.st_dev, info.st_ino)
+
+    def problem(self) -> str | None:
+        """Why writing would lose data now, or None while the file opened is still there."""
+        with self._lock:
+            identity = self._identity
+        if identity is None:
+            return None
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return (
+                f"the SQLite database file {self.path} was deleted while feedsvc had it open: "
+                "writes are stopped (they would be lost); restore the file or restart feedsvc"
+            )
+        except OSError as exc:
+            return f"the SQLite database file {self.path} cannot be checked: {exc.strerror}"
+        if (info.st_dev, info.st_ino) != identity:
+            return (
+                f"the SQLite database file {self.path} was replaced by another file while "
+                "feedsvc had it open: writes are stopped; restart feedsvc to use the new one"
+            )
+        return None
+
+
 class Database:
     """One engine, pooled connections, and the write policy every part shares. Thread-safe."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.sqlite_file: SqliteFile | None = None
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            watched = SqliteFile(Path(database).resolve())
+            self.sqlite_file = watched
+            event.listen(engine, "connect", lambda *_: watched.opened())
+
+    def file_problem(self) -> str | None:
+        """Why the database file cannot take writes (SQLite only); None when all is well."""
+        return self.sqlite_file.problem() if self.sqlite_file is not None else None
 
     @classmethod
     def open(cls, url: str) -> Self:
@@ -93,6 +155,8 @@ class Database:
             command.upgrade(config, "head")
 
     def ping(self) -> bool:
+        if self.file_problem():
+            return False
         try:
             with self.engine.connect() as conn:
                 conn.execute(select(1))
@@ -107,6 +171,9 @@ class Database:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_immediate=True)
             with conn.begin():
+                gone = self.file_problem()  # checked holding the write lock
+                if gone:
+                    raise StoreError(gone)
                 yield conn
 
     def transact(self, work: Callable[[Connection], T]) -> T:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, insert, or_, select, update
 
 from feedsvc.model import Validators
 from feedsvc.store.engine import Database
@@ -37,6 +37,19 @@ class SourceState:
     last_fetch_at: datetime | None
     last_success_at: datetime | None
     content_digest: str | None = None
+    refresh_requested_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A source leased to its claimer, and the operator's refresh request it takes, if any.
+
+    ``finish`` clears that request only if no newer one came while the fetch
+    ran, so a "refresh now" sent during a fetch is never lost.
+    """
+
+    source_id: str
+    requested_at: datetime | None = None
 
 
 class Schedule(Database):
@@ -47,22 +60,27 @@ class Schedule(Database):
             return None
         return from_row(SourceState, row, validators=from_row(Validators, row))
 
-    def claim_due(self, owner: str, now: datetime, lease_for: timedelta, limit: int) -> list[str]:
+    def claim_due(self, owner: str, now: datetime, lease_for: timedelta, limit: int) -> list[Claim]:
         """Lease up to ``limit`` due sources to ``owner``; nobody else gets them meanwhile.
 
-        PostgreSQL skips rows another scheduler is claiming (``FOR UPDATE SKIP
-        LOCKED``); SQLite serialises claimers with its write lock. A lease that
-        its owner never finishes (the process died) simply expires.
+        Due: enabled, not paused, and its time has come; or an operator asked
+        for a refresh (``request_refresh``), which runs once even for a paused
+        or disabled source. PostgreSQL skips rows another scheduler is claiming
+        (``FOR UPDATE SKIP LOCKED``); SQLite serialises claimers with its
+        write lock. A lease that its owner never finishes (the process died)
+        simply expires.
         """
         if limit <= 0:
             return []
 
-        def work(conn: Connection) -> list[str]:
+        def work(conn: Connection) -> list[Claim]:
             query = (
-                select(sources.c.id)
+                select(sources.c.id, sources.c.refresh_requested_at)
                 .where(
-                    sources.c.enabled.is_(True),
-                    sources.c.paused.is_(False),
+                    or_(
+                        and_(sources.c.enabled.is_(True), sources.c.paused.is_(False)),
+                        sources.c.refresh_requested_at.is_not(None),
+                    ),
                     or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= now),
                     _unleased(now),
                 )
@@ -71,42 +89,93 @@ class Schedule(Database):
             )
             if not self.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
-            claimed = list(conn.execute(query).scalars())
+            claimed = [Claim(row.id, row.refresh_requested_at) for row in conn.execute(query)]
             if claimed:
                 conn.execute(
                     update(sources)
-                    .where(sources.c.id.in_(claimed))
+                    .where(sources.c.id.in_([claim.source_id for claim in claimed]))
                     .values(lease_owner=owner, lease_until=now + lease_for)
                 )
             return claimed
 
         return self.transact(work)
 
-    def claim_source(self, source_id: str, owner: str, now: datetime, lease_for: timedelta) -> bool:
-        """Lease one source now, due or not (a refresh an operator asked for).
+    def claim_source(
+        self, source_id: str, owner: str, now: datetime, lease_for: timedelta
+    ) -> Claim | None:
+        """Lease one source now, due or not (``feedsvc ingest``).
 
-        False when another process holds an unexpired lease on it: it is being
+        None when another process holds an unexpired lease on it: it is being
         fetched right now, and a second fetch would only race the first.
         """
 
-        def work(conn: Connection) -> bool:
+        def work(conn: Connection) -> Claim | None:
+            requested = conn.execute(
+                select(sources.c.refresh_requested_at).where(sources.c.id == source_id)
+            ).first()
             taken = conn.execute(
                 update(sources)
                 .where(sources.c.id == source_id, _unleased(now))
                 .values(lease_owner=owner, lease_until=now + lease_for)
             )
-            return taken.rowcount > 0
+            if taken.rowcount == 0 or requested is None:
+                return None
+            return Claim(source_id, requested.refresh_requested_at)
 
         return self.transact(work)
 
-    def finish(self, source_id: str, owner: str, next_fetch_at: datetime) -> None:
-        """Set the next fetch time and give the lease back (only our own lease)."""
+    def request_refresh(self, source_id: str, now: datetime) -> bool:
+        """An operator's "refresh now": due at once, for the next scheduler tick.
+
+        Paused or disabled sources run once too (the request says so); a
+        source being fetched right now runs again after that fetch. False
+        when the source has no row.
+        """
+
+        def work(conn: Connection) -> bool:
+            changed = conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id)
+                .values(refresh_requested_at=now, next_fetch_at=None)
+            )
+            return changed.rowcount > 0
+
+        return self.transact(work)
+
+    def finish(
+        self,
+        source_id: str,
+        owner: str,
+        next_fetch_at: datetime,
+        claim: Claim | None = None,
+    ) -> None:
+        """Set the next fetch time and give the lease back (only our own lease).
+
+        With the ``claim`` that ran, its refresh request is done and cleared;
+        a request newer than the claim stays, and keeps the source due at once.
+        """
+        taken = claim.requested_at if claim is not None else None
+        served = (
+            sources.c.refresh_requested_at.is_(None)
+            if taken is None
+            else or_(
+                sources.c.refresh_requested_at.is_(None),
+                sources.c.refresh_requested_at == taken,
+            )
+        )
+        if claim is None:  # given back unfetched: a request stays, due at the time given
+            values: dict[str, Any] = {"next_fetch_at": next_fetch_at}
+        else:
+            values = {
+                "next_fetch_at": case((served, next_fetch_at), else_=None),
+                "refresh_requested_at": case((served, None), else_=sources.c.refresh_requested_at),
+            }
 
         def work(conn: Connection) -> None:
             conn.execute(
                 update(sources)
                 .where(sources.c.id == source_id, sources.c.lease_owner == owner)
-                .values(next_fetch_at=next_fetch_at, lease_owner=None, lease_until=None)
+                .values(**values, lease_owner=None, lease_until=None)
             )
 
         self.transact(work)

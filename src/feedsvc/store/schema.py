@@ -78,6 +78,8 @@ sources = Table(
     Column("last_fetch_at", UTCDateTime),
     Column("last_success_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # an operator's "refresh now", not yet run: due at once, paused or not (0006)
+    Column("refresh_requested_at", UTCDateTime),
 )
 
 articles = Table(
@@ -174,4 +176,41 @@ metrics = Table(
     Column("name", String(100), primary_key=True),
     Column("labels", String(500), primary_key=True),
     Column("value", Float, nullable=False, default=0.0),
+)
+
+# What the last fetch that read a source's content had to say about its items:
+# items skipped (and why) and items merged into another source's story. Replaced
+# by each such fetch, so a source's admin page and API health show them (0006).
+source_notes = Table(
+    "source_notes",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(10), nullable=False),
+    Column("line", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# Admin sessions on the server: the cookie names a row, so logging out (deleting
+# the row) or changing the token (``token_id`` no longer matches) ends every copy
+# of the cookie. ``id`` is a hash of the cookie's secret, never the secret (0006).
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("csrf", String(64), nullable=False),
+    Column("token_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# Failed admin authentications per client address, shared by every worker
+# process, so a guesser meets one limit however requests are spread (0006).
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("client", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False, index=True),
+    Column("blocked_until", UTCDateTime),
 )

@@ -22,7 +22,7 @@ from feedsvc.errors import Conflict, StoreError
 from feedsvc.model import Source
 from feedsvc.store.engine import Database, upsert
 from feedsvc.store.rows import from_row
-from feedsvc.store.schema import fetches, items, sources
+from feedsvc.store.schema import fetches, items, source_notes, sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,8 @@ class SourceHealth:
     lease_until: datetime | None
     article_count: int
     created_at: datetime
+    refresh_requested_at: datetime | None = None
+    """An operator's refresh not yet run (``Schedule.request_refresh``)."""
 
     @property
     def status(self) -> str:
@@ -215,6 +217,8 @@ class SourceRegistry(Database):
             gone = conn.execute(
                 delete(sources).where(sources.c.id == source_id, sources.c.origin == "api")
             )
+            if gone.rowcount:
+                conn.execute(delete(source_notes).where(source_notes.c.source == source_id))
             return gone.rowcount > 0
 
         return self.transact(work)

@@ -18,7 +18,7 @@ from flask import Flask
 from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
-from feedsvc.web import admin_api, admin_pages, feeds, metrics, ops, pages
+from feedsvc.web import admin_api, admin_common, admin_pages, feeds, metrics, ops, pages
 from feedsvc.web.cache import FeedCache
 from feedsvc.web.hosts import HostPolicy, TrustedHosts
 
@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; ``test_config`` may carry ``SETTINGS``, ``STORE`` and
     ``CATALOG_WATCHER`` to use instead of building them."""
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = admin_common.MAX_BODY  # no request body reads past it
     app.config.from_mapping(test_config or {})
     settings: Settings = app.config.get("SETTINGS") or load_settings()
     store: Store = app.config.get("STORE") or Store.open(settings.database_url)

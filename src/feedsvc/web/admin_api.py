@@ -2,9 +2,11 @@
 
 Every route needs ``Authorization: Bearer <FEEDSVC_ADMIN_TOKEN>``. With no
 token configured the whole API answers 403 (admin is off); a missing or wrong
-token is 401. Errors are JSON ``{"error": "…", "field": "…"}`` (``field`` when
-one part of the request is at fault) with 400, 401, 403, 404 or 409, plus 503
-when the database or the catalogue cannot be read. The logic lives in
+token is 401, and an address that keeps sending wrong tokens is locked out
+for a growing time (429 with ``Retry-After``; ``web.admin_auth``). Errors are
+JSON ``{"error": "…", "field": "…"}`` (``field`` when one part of the request
+is at fault) with 400, 401, 403, 404 or 409, 413 for a body over 1 MiB, 429,
+and 503 when the database or the catalogue cannot be read. The logic lives in
 ``feedsvc.sources.SourceAdmin``; this module only maps HTTP to it, and
 ``openapi.py`` describes exactly these routes (a test holds the two together).
 """
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 from pydantic import BaseModel
-from werkzeug.exceptions import HTTPException
+from pydantic_core import from_json
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from feedsvc.admin_models import (
     ArticlePageJson,
@@ -21,8 +24,7 @@ from feedsvc.admin_models import (
     ErrorJson,
     FetchListJson,
     FetchQuery,
-    RefreshJson,
-    RefreshResultJson,
+    RefreshQueuedJson,
     SourceHealthJson,
     SourceJson,
     SourceListJson,
@@ -30,6 +32,7 @@ from feedsvc.admin_models import (
 )
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
 from feedsvc.model import ArticleJson
+from feedsvc.web import admin_auth as auth
 from feedsvc.web import admin_common as common
 from feedsvc.web.openapi import openapi_document
 
@@ -69,15 +72,27 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
 
 @bp.before_request
 def _authenticate() -> Response | None:
+    """403 with admin off; 413 for a body too large (unread); 401 for no or a wrong token;
+    429 while the client's address is locked out for guessing (before its token is looked at)."""
     token = common.settings().admin_token
     if not token:
         return error(403, "the admin API is disabled: set FEEDSVC_ADMIN_TOKEN to enable it")
+    if common.body_too_large():
+        return error(413, f"request body larger than {common.MAX_BODY} bytes")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         return error(401, "missing bearer token: send Authorization: Bearer <token>")
-    if not common.token_matches(given.strip(), token):
-        return error(401, "wrong bearer token")
-    return None
+    wait = auth.locked_out()
+    if wait is None:
+        if common.token_matches(given.strip(), token):
+            auth.succeeded()
+            return None
+        wait = auth.failed("API bearer token")
+        if wait is None:
+            return error(401, "wrong bearer token")
+    response = error(429, f"too many wrong tokens from your address: try again in {wait} s")
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @bp.errorhandler(ValidationError)
@@ -106,11 +121,22 @@ def _catalog_broken(exc: ConfigError) -> Response:
 
 
 def _body() -> object:
-    """The JSON body; anything else is a 400 naming what was expected."""
-    payload = request.get_json(silent=True)
-    if payload is None:
+    """The JSON body; anything else is a 400 naming what was expected.
+
+    Parsed by pydantic's JSON reader, which refuses nesting deeper than a few
+    hundred levels with an error instead of Python's RecursionError, and
+    refuses NaN and Infinity; the size was checked before reading
+    (``admin_common.MAX_BODY``).
+    """
+    if not request.is_json:
         raise ValidationError("expected a JSON object body (Content-Type: application/json)")
-    return payload
+    data = request.get_data(cache=False)  # stops at MAX_CONTENT_LENGTH
+    if request.content_length is None and len(data) >= common.MAX_BODY:  # chunked, cut short
+        raise RequestEntityTooLarge(f"request body larger than {common.MAX_BODY} bytes")
+    try:
+        return from_json(data, allow_inf_nan=False)
+    except ValueError as exc:
+        raise ValidationError(f"expected a JSON object body: {exc}") from None
 
 
 def _source(source_id: str) -> Response:
@@ -165,9 +191,18 @@ def resume_source(source_id: str) -> Response:
 
 @bp.post("/sources/<source_id>/refresh")
 def refresh_source(source_id: str) -> Response:
-    result = common.service().refresh(source_id)
-    view = common.service().view(source_id)
-    return answer(RefreshJson(result=RefreshResultJson.of(result), source=SourceJson.of(view)))
+    """Queued, never run here: a slow source must not hold a web thread (202 and where to look)."""
+    requested = common.service().request_refresh(source_id)
+    health = url_for(".source_health", source_id=source_id)
+    body = RefreshQueuedJson(
+        source=source_id,
+        requested_at=requested,
+        health=health,
+        message="queued: the scheduler fetches it at its next tick (about a second)",
+    )
+    response = answer(body, 202)
+    response.headers["Location"] = health
+    return response
 
 
 @bp.get("/sources/<source_id>/health")

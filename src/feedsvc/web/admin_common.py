@@ -1,28 +1,33 @@
 """What the admin API and the admin pages share: the token check and the sources service.
 
 The admin token (``FEEDSVC_ADMIN_TOKEN``) is compared in constant time (both
-sides hashed first, so not even the length leaks). The session signing key is
-derived from the token with HMAC, so every gunicorn worker derives the same
-key with no shared secret file, and changing the token logs every session out.
-The ``SourceAdmin`` for an app is built once per process and kept in
-``app.extensions``; it reads the catalogue through the app's watcher, which
-keeps the last good one (``feedsvc.catalog_watch``).
+sides hashed first, so not even the length leaks). The cookie signing key is
+derived from the token with HMAC, so every worker derives the same key with
+no shared secret file; sessions themselves live in the database
+(``web.admin_auth``). The ``SourceAdmin`` for an app is built once per
+process and kept in ``app.extensions``; it reads the catalogue through the
+app's watcher, which keeps the last good one (``feedsvc.catalog_watch``).
+Both admin blueprints refuse a body over ``MAX_BODY`` before reading it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
+from feedsvc.catalog_watch import CatalogState, CatalogWatcher
 from feedsvc.config import Settings
-from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.publish import Publisher
+from feedsvc.errors import ConfigError
 from feedsvc.sources import SourceAdmin
 from feedsvc.store import Store
 
 SERVICE_KEY = "feedsvc.admin"
+MAX_BODY = 1024 * 1024
+"""The largest request body the admin side reads (and the app's MAX_CONTENT_LENGTH):
+a source's settings are a few hundred bytes."""
 
 
 def token_matches(given: str | None, token: str | None) -> bool:
@@ -48,19 +53,25 @@ def service(app: Flask | None = None) -> SourceAdmin:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get(SERVICE_KEY)
     if found is None:
-        config: Settings = app.config["SETTINGS"]
         store: Store = app.extensions["feedsvc.store"]
-        found = SourceAdmin(
-            store,
-            app.extensions["feedsvc.catalog"],
-            fetch=Fetcher(AddressPolicy(config.allow_networks)).fetch,
-            publisher=lambda catalog: Publisher(
-                store,
-                catalog,
-                base_url=config.base_url,
-                feed_size=config.feed_size,
-                publish_dir=config.publish_dir,
-            ),
-        )
+        found = SourceAdmin(store, app.extensions["feedsvc.catalog"])
         app.extensions[SERVICE_KEY] = found
     return found
+
+
+def catalog_state() -> CatalogState:
+    """The catalogue's state as this process sees it, looking at the files first
+    (at most once a second); a catalogue that never loaded reads ``unreadable``."""
+    watcher: CatalogWatcher = current_app.extensions["feedsvc.catalog"]
+    with contextlib.suppress(ConfigError):  # the state records the refusal
+        watcher()
+    return watcher.state
+
+
+def body_too_large() -> bool:
+    """A declared body over the limit, refused before a byte of it is read.
+
+    A body without a length (chunked) is cut at the same limit while it is
+    read (``MAX_CONTENT_LENGTH``, which werkzeug enforces with a 413).
+    """
+    return (request.content_length or 0) > MAX_BODY

@@ -1,18 +1,21 @@
 """The admin pages under ``/admin/``: sources with their health, add, edit, pause, refresh, delete.
 
 Server-rendered, no JavaScript and nothing from another origin. Logging in
-with the admin token sets a signed Flask session cookie (HttpOnly,
-SameSite=Lax, path ``/admin``, Secure when the public base URL is https). Every
-form carries the session's CSRF token and every POST without the right one is
-refused with 400. Source names, URLs and error texts come from outside and are
-only ever put on a page through Jinja's autoescaping, under a strict
-Content-Security-Policy. The work is done by ``SourceAdmin``, as for the API.
+with the admin token opens a session kept in the database; the signed cookie
+(HttpOnly, SameSite=Lax, path ``/admin``, Secure when the public base URL is
+https) only names it, so logging out ends every copy of it
+(``web.admin_auth``). Wrong tokens are throttled per address, as for the
+API. Every form carries the session's CSRF token and every POST without the
+right one is refused with 400. Source names, URLs and error texts come from
+outside and are only ever put on a page through Jinja's autoescaping, under a
+strict Content-Security-Policy. The work is done by ``SourceAdmin``, as for
+the API; a refresh is queued for the scheduler, never run on a web thread.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,12 +35,16 @@ from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response as BaseResponse
 
+from feedsvc.auth import SESSION_LIFETIME
 from feedsvc.catalog import format_interval
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
+from feedsvc.web import admin_auth as auth
 from feedsvc.web import admin_common as common
 
-SESSION_LIFETIME = timedelta(hours=12)
 CSRF_FIELD = "csrf_token"
+SAFE_NEXT = re.compile(r"/admin/[!-~]*")
+"""A login's ``next``: a path under /admin/ in printable ASCII, so no line break (or any
+other control) can reach the Location header, and no scheme or host can follow."""
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -84,18 +91,19 @@ def init_app(app: Flask) -> None:
 
 
 def _csrf_token() -> str:
+    """The token forms carry: the session's (from its row), or before login the cookie's."""
+    token = auth.session_csrf()
+    if token is not None:
+        return token
     token = session.get("csrf")
-    if not token:
+    if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)
         session["csrf"] = token
     return token
 
 
-def _logged_in() -> bool:
-    signed_in = session.get("admin_since")
-    if not isinstance(signed_in, (int, float)):
-        return False
-    return time.time() - signed_in < SESSION_LIFETIME.total_seconds()
+def _message(status: int, title: str, message: str, **context: Any) -> BaseResponse:
+    return _page("admin/message.html", status=status, title=title, message=message, **context)
 
 
 @bp.before_request
@@ -103,29 +111,30 @@ def _guard() -> BaseResponse | None:
     if request.endpoint == "admin_pages.static":
         return None
     if not common.settings().admin_token:
-        return _page(
-            "admin/message.html",
-            status=403,
-            title="Admin is disabled",
-            message="Set FEEDSVC_ADMIN_TOKEN to enable the admin pages.",
+        return _message(
+            403,
+            "Admin is disabled",
+            "Set FEEDSVC_ADMIN_TOKEN to enable the admin pages.",
             csrf_token="",  # no token, no session key: nothing to sign
+            logged_in=False,
         )
-    if request.method == "POST":
-        given = request.form.get(CSRF_FIELD, "")
-        expected = session.get("csrf", "")
-        if not expected or not secrets.compare_digest(given, expected):
-            return _page(
-                "admin/message.html",
-                status=400,
-                title="Form expired",
-                message="The form's CSRF token is missing or wrong. Reload the page and try again.",
-            )
-    if request.endpoint != "admin_pages.login" and not _logged_in():
+    if common.body_too_large():
+        return _message(413, "Too large", f"A form is at most {common.MAX_BODY} bytes.")
+    logged_in = auth.session_csrf() is not None
+    if request.endpoint != "admin_pages.login" and not logged_in:
         if request.method == "GET":
             return redirect(url_for("admin_pages.login", next=request.path))
-        return _page(
-            "admin/message.html", status=401, title="Logged out", message="Please log in again."
-        )
+        return _message(401, "Logged out", "Please log in again.")
+    if request.method == "POST":
+        given = request.form.get(CSRF_FIELD, "")
+        expected = auth.session_csrf() if logged_in else session.get("csrf", "")
+        # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
+        if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
+            return _message(
+                400,
+                "Form expired",
+                "The form's CSRF token is missing or wrong. Reload the page and try again.",
+            )
     return None
 
 
@@ -134,7 +143,12 @@ def _guard() -> BaseResponse | None:
 def _unavailable(exc: Exception) -> BaseResponse:
     """The database or the catalogue cannot be read: say so instead of a bare 500."""
     return _page(
-        "admin/message.html", status=503, title="Unavailable", message=str(exc), csrf_token=""
+        "admin/message.html",
+        status=503,
+        title="Unavailable",
+        message=str(exc),
+        csrf_token="",
+        logged_in=False,  # the session cannot be looked up either
     )
 
 
@@ -151,6 +165,10 @@ def _headers(response: BaseResponse) -> BaseResponse:
 def _page(template: str, status: int = 200, **context: Any) -> BaseResponse:
     if "csrf_token" not in context:
         context["csrf_token"] = _csrf_token()
+    if "logged_in" not in context:
+        context["logged_in"] = auth.session_csrf() is not None
+    if context["logged_in"]:
+        context.setdefault("catalog", common.catalog_state())
     context.setdefault("now", datetime.now(UTC))
     response = Response(render_template(template, **context), status=status, mimetype="text/html")
     return response
@@ -188,30 +206,44 @@ def interval(every: timedelta) -> str:
 def login() -> BaseResponse:
     target = _safe_next(request.values.get("next"))
     if request.method == "POST":
-        if common.token_matches(request.form.get("token", ""), common.settings().admin_token):
-            session.clear()
-            session.permanent = True
-            session["admin_since"] = time.time()
-            session["csrf"] = secrets.token_urlsafe(32)  # a new token for the new session
-            return redirect(target)
-        return _page(
-            "admin/login.html", status=401, title="Log in", error="Wrong token.", next=target
+        wait = auth.locked_out()
+        if wait is None:
+            token = common.settings().admin_token or ""
+            if common.token_matches(request.form.get("token", ""), token):
+                auth.succeeded()
+                auth.open_session(token)
+                return redirect(target)
+            wait = auth.failed("login form")
+            if wait is None:
+                return _page(
+                    "admin/login.html", status=401, title="Log in", error="Wrong token.",
+                    next=target,
+                )
+        response = _page(
+            "admin/login.html",
+            status=429,
+            title="Log in",
+            error=f"Too many wrong tokens from your address: try again in {wait} s.",
+            next=target,
         )
-    if _logged_in():
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if auth.session_csrf() is not None:
         return redirect(target)
     return _page("admin/login.html", title="Log in", next=target)
 
 
 def _safe_next(target: str | None) -> str:
     """Only a path inside /admin/: a login link must not redirect anywhere else."""
-    if target and target.startswith("/admin/") and "//" not in target and "\\" not in target:
+    if target and SAFE_NEXT.fullmatch(target) and "//" not in target and "\\" not in target:
         return target
     return url_for("admin_pages.sources")
 
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    session.clear()
+    """Ends the session on the server: every copy of its cookie is dead from now on."""
+    auth.end_session()
     return redirect(url_for("admin_pages.login"))
 
 
@@ -230,7 +262,7 @@ def source(source_id: str) -> BaseResponse:
     try:
         view = service.view(source_id)
     except NotFound as exc:
-        return _page("admin/message.html", status=404, title="Not found", message=str(exc))
+        return _message(404, "Not found", str(exc))
     return _page(
         "admin/source.html",
         title=view.source.title or view.source.id,
@@ -369,8 +401,11 @@ def resume(source_id: str) -> BaseResponse:
 @bp.post("/sources/<source_id>/refresh")
 def refresh(source_id: str) -> BaseResponse:
     def work() -> str:
-        result = common.service().refresh(source_id)
-        return f"Refreshed: {result.line()}"
+        common.service().request_refresh(source_id)
+        return (
+            f"Refresh of {source_id} queued: the scheduler fetches it within a few seconds; "
+            "reload this page to see the result."
+        )
 
     return _action(source_id, work)
 

@@ -13,15 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC
 from typing import Any
+from urllib.parse import parse_qs
 
 from flask import Flask, Response, request
 from werkzeug.http import parse_date
 
+from feedsvc.publish import OPML_DEFAULT, OPML_PATHS
 from feedsvc.render import FORMATS
 from feedsvc.web.cache import FeedCache, FeedsUnavailable, Served
 from feedsvc.web.hosts import link_base
 
 REQUEST_COUNTER = "feedsvc.request_counter"  # set by web.metrics when it is installed
+OTHER = "other"
+"""The ``feed`` label of every request that is not for a published feed: one label for
+whatever a stranger puts in a URL, so the metric's series stay as many as the feeds."""
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -47,26 +52,30 @@ def init_app(app: Flask) -> None:
     """The fast path in front of Flask, and the views that explain misses."""
     extensions = app.extensions
 
-    def count(fmt: str, status: int) -> None:
+    def count(feed: str, status: int) -> None:
         counter = extensions.get(REQUEST_COUNTER)
         if counter is not None:
-            counter.add(fmt, status)
+            counter.add(feed, status)
 
     def feed(name: str) -> Response:
         stem, dot, fmt = name.rpartition(".")
         if not dot or fmt not in FORMATS:
-            count("other", 404)
+            count(OTHER, 404)
             return not_found(f"unknown feed format {fmt!r}: use .rss, .atom or .json")
         served = extensions["feedsvc.cache"].get(f"feeds/{name}", link_base(request.environ))
         if served is None:
-            count(fmt, 404)
+            count(OTHER, 404)
             return not_found(_why_missing(stem))
         return respond(served)  # only when published between the fast path and here
 
     def opml() -> Response:
-        served = extensions["feedsvc.cache"].get("feeds.opml", link_base(request.environ))
+        key = opml_key(request.environ.get("QUERY_STRING", ""))
+        if key is None:
+            count(OTHER, 404)
+            return not_found("unknown OPML format: use ?format=rss, atom or json")
+        served = extensions["feedsvc.cache"].get(key, link_base(request.environ))
         if served is None:
-            count("opml", 404)
+            count(OTHER, 404)
             return not_found("no feeds published yet")
         return respond(served)
 
@@ -87,23 +96,38 @@ class FeedServer:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD")
-        if (method == "GET" or method == "HEAD") and (
-            path.startswith("/feeds/") or path == "/feeds.opml"
-        ):
+        key: str | None = None
+        if method == "GET" or method == "HEAD":
+            if path == "/feeds.opml":
+                key = opml_key(environ.get("QUERY_STRING", ""))
+            elif path.startswith(("/feeds/", "/feeds.")):
+                key = path[1:]
+        if key is not None:
             try:
-                served = self.cache.get(path[1:], link_base(environ))
+                served = self.cache.get(key, link_base(environ))
             except FeedsUnavailable:
                 start_response("503 Service Unavailable", list(UNAVAILABLE_HEADERS))
                 return [] if method == "HEAD" else [UNAVAILABLE_BODY]
             if served is not None:
                 status, headers, body = answer(served, environ)
-                self.count(path.rpartition(".")[2], status)
+                self.count("/" + key, status)  # a published feed: the label set stays bounded
                 if status == 304:  # no Content-Length: it would have to be the 200's
                     start_response(STATUS_LINES[304], list(headers))
                     return []
                 start_response(STATUS_LINES[200], [*headers, ("Content-Length", str(len(body)))])
                 return [] if method == "HEAD" else [body]
         return self.app(environ, start_response)
+
+
+def opml_key(query: str) -> str | None:
+    """The published OPML document ``/feeds.opml?format=…`` asks for; None for a format
+    there is none of (the Flask view explains the 404)."""
+    if not query:
+        return OPML_PATHS[OPML_DEFAULT]
+    formats = parse_qs(query).get("format")
+    if not formats:
+        return OPML_PATHS[OPML_DEFAULT]
+    return OPML_PATHS.get(formats[0])
 
 
 def not_found(reason: str) -> Response:

@@ -37,6 +37,7 @@ from feedsvc.telemetry import (
     StoredMetrics,
     count,
 )
+from feedsvc.web.admin_common import catalog_state
 from feedsvc.web.feeds import REQUEST_COUNTER
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,18 @@ HEARTBEAT = Metric(
     "The newest scheduler heartbeat (Unix time); absent when no scheduler ever ran.",
 )
 STATES = ("ok", "error", "pending", "paused", "disabled")
+CATALOG = Metric(
+    "feedsvc_catalog_state",
+    "gauge",
+    "The catalogue as this process sees it: 1 for its state (loaded; rejected: the last edit "
+    "was refused and the last good catalogue serves; unreadable: none ever loaded), else 0.",
+)
+CATALOG_REJECTED = Metric(
+    "feedsvc_catalog_rejected_timestamp_seconds",
+    "gauge",
+    "When the refused catalogue edit was noticed (Unix time); absent while the files load.",
+)
+CATALOG_STATES = ("loaded", "rejected", "unreadable")
 
 bp = Blueprint("metrics", __name__)
 
@@ -75,9 +88,10 @@ class RequestCounter:
         self._pending: Counter[tuple[str, int]] = Counter()
         self._timer: threading.Timer | None = None
 
-    def add(self, fmt: str, status: int) -> None:
+    def add(self, feed: str, status: int) -> None:
+        """One request: ``feed`` is a published feed's path, or ``other``."""
         with self._lock:
-            self._pending[(fmt, status)] += 1
+            self._pending[(feed, status)] += 1
             if self._timer is None and self.flush_every is not None:
                 self._timer = threading.Timer(self.flush_every, self.flush)
                 self._timer.daemon = True
@@ -93,8 +107,8 @@ class RequestCounter:
             return
         increments = [
             row
-            for (fmt, status), amount in sorted(pending.items())
-            for row in count(FEED_REQUESTS, amount, format=fmt, status=status)
+            for (feed, status), amount in sorted(pending.items())
+            for row in count(FEED_REQUESTS, amount, feed=feed, status=status)
         ]
         self.store.add_metrics(increments)
 
@@ -108,7 +122,7 @@ def init_app(app: Flask) -> None:
 
     def read() -> tuple[list[Increment], list[Gauge]]:
         counter.flush()  # this worker's requests first, so the sums include them
-        return store.metric_values(), _gauges(store)
+        return store.metric_values(), [*_gauges(store), *_catalog_gauges(app)]
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoredMetrics(read))
@@ -132,6 +146,15 @@ def metrics() -> Response:
             headers={"Retry-After": "30"},
         )
     return Response(text, content_type=CONTENT_TYPE)
+
+
+def _catalog_gauges(app: Flask) -> list[Gauge]:
+    with app.app_context():
+        state = catalog_state()
+    gauges = [Gauge(CATALOG, [({"state": s}, float(s == state.status)) for s in CATALOG_STATES])]
+    if state.rejected is not None:
+        gauges.append(Gauge(CATALOG_REJECTED, [({}, state.rejected.at.timestamp())]))
+    return gauges
 
 
 def _gauges(store: Store) -> list[Gauge]:

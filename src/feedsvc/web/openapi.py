@@ -25,7 +25,7 @@ from feedsvc.admin_models import (
     FetchListJson,
     FetchQuery,
     NewSource,
-    RefreshJson,
+    RefreshQueuedJson,
     SourceHealthJson,
     SourceJson,
     SourceListJson,
@@ -40,7 +40,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     SourceListJson,
     SourceHealthJson,
     FetchListJson,
-    RefreshJson,
+    RefreshQueuedJson,
     ArticlePageJson,
 )
 ERRORS = {
@@ -49,7 +49,9 @@ ERRORS = {
     403: "The admin API is disabled (no FEEDSVC_ADMIN_TOKEN configured).",
     404: "No such source.",
     409: "The change clashes with what exists (a taken id, a source managed by the file, "
-    "a refresh already running).",
+    "a source whose desk or topic left the catalogue).",
+    413: "The request body is larger than 1 MiB.",
+    429: "Too many wrong tokens from this address: wait the seconds of Retry-After.",
     503: "The database or the catalogue cannot be read.",
 }
 
@@ -145,7 +147,7 @@ def _operation(
     operation: dict[str, Any] = {
         "summary": summary,
         "operationId": op_id,
-        "responses": {**responses, **_errors(401, 403, 503, *errors)},
+        "responses": {**responses, **_errors(401, 403, 413, 429, 503, *errors)},
     }
     if params:
         operation["parameters"] = params
@@ -216,9 +218,14 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/sources/{source_id}/refresh": {
                 "parameters": [SOURCE_ID],
                 "post": _operation(
-                    "Fetch the source now and publish what changed",
+                    "Queue a fetch for the scheduler's next tick (paused sources too, once)",
                     "refreshSource",
-                    {"200": _json(_ref(RefreshJson), "The refresh's result and the source.")},
+                    {
+                        "202": {
+                            **_json(_ref(RefreshQueuedJson), "Queued; look at the health URL."),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        }
+                    },
                     errors=(404, 409),
                 ),
             },

@@ -1,4 +1,10 @@
-"""Liveness and readiness for orchestrators; no authentication, no data."""
+"""Liveness and readiness for orchestrators; no authentication, no data.
+
+``/readyz`` says why in its body: the database (unreachable, or its SQLite
+file gone), the scheduler's heartbeat, and the catalogue's state (loaded, or
+the last refused edit with its problems — still ready, the last good
+catalogue serves).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Flask, Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from feedsvc.catalog_watch import CatalogState
 from feedsvc.errors import StoreError
 from feedsvc.store import StateKey, Store
+from feedsvc.web.admin_common import catalog_state
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +55,40 @@ def readyz() -> Response:
     the database alone; one whose scheduler stopped beating is not ready.
     """
     store: Store = current_app.extensions["feedsvc.store"]
+    catalog = _catalog_lines(catalog_state())
+    gone = store.file_problem()
+    if gone:
+        return _plain(503, gone, *catalog)
     if not store.ping():
-        return Response("database unreachable\n", status=503, mimetype="text/plain")
+        return _plain(503, "database unreachable", *catalog)
     problem = _heartbeat_problem(store.get_state(StateKey.HEARTBEAT), datetime.now(UTC))
     if problem:
-        return Response(problem + "\n", status=503, mimetype="text/plain")
-    return Response("ready\n", mimetype="text/plain")
+        return _plain(503, problem, *catalog)
+    return _plain(200, "ready", *catalog)
+
+
+def _plain(status: int, *lines: str) -> Response:
+    return Response("".join(line + "\n" for line in lines), status=status, mimetype="text/plain")
+
+
+def _catalog_lines(state: CatalogState) -> list[str]:
+    """The catalogue's state, one line each: a refused edit does not make the service
+    unready (the last good catalogue serves), but it is said where a probe looks. Its
+    problems name files on the server, so they are for the admin pages, not this
+    unauthenticated answer."""
+    if state.status == "unreadable":
+        lines = ["catalogue: unreadable (none loaded yet)"]
+    else:
+        loaded = state.loaded_at.isoformat() if state.loaded_at else "?"
+        lines = [f"catalogue: {state.status}, {state.sources} sources, loaded at {loaded}"]
+    if state.rejected is not None:
+        count = len(state.rejected.problems)
+        lines.append(
+            f"catalogue edit rejected at {state.rejected.at.isoformat()}: {count} "
+            f"problem{'s' if count != 1 else ''} (listed on /admin/ and in the log)"
+            + ("; the last good catalogue serves" if state.generation else "")
+        )
+    return lines
 
 
 def _heartbeat_problem(beat: str | None, now: datetime) -> str | None:
