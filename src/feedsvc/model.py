@@ -74,11 +74,26 @@ class Catalog:
 
 
 @dataclass(frozen=True, slots=True)
+class FileStat:
+    """A wire file as last read: what tells, without opening it, that it is unchanged."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class Validators:
-    """HTTP cache validators of the last stored fetch, sent back as a conditional GET."""
+    """What the last stored fetch leaves behind so that the next one costs nothing if unchanged.
+
+    A feed's HTTP cache validators, sent back as a conditional GET; for a
+    folder, ``files``: each wire file's size and mtime as last read, by name,
+    so that an unchanged file is not opened again. ``files`` is not part of
+    the source's row: the refresh keeps it in its own table (``wire_files``).
+    """
 
     etag: str | None = None
     last_modified: str | None = None
+    files: Mapping[str, FileStat] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
