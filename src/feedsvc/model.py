@@ -113,8 +113,10 @@ class Document:
 class Fetched:
     """What a fetch brought back.
 
-    ``not_modified`` means the source said 304 (or a folder whose files are
-    all as they were): there is nothing to parse and nothing to store.
+    ``not_modified`` means the source said 304: there is nothing to parse and
+    nothing to store. A folder read never says so: its ``documents`` are only
+    the files that changed (or were unknown), and the content digest of
+    ``listing`` and ``validators.files`` tells an unchanged folder.
     ``max_age`` and ``retry_after`` are what the source asked of its pollers.
     """
 
