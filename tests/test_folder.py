@@ -171,8 +171,10 @@ def test_oversized_file_is_a_problem_of_that_file_and_stays_listed(tmp_path: Pat
     (tmp_path / "big.txt").write_bytes(b"x" * 101)
     (tmp_path / "ok.txt").write_bytes(b"x" * 100)
 
-    fetched = read(tmp_path, max_bytes=100)
+    opener = CountingOpener()
+    fetched = read(tmp_path, max_bytes=100, budget=150, opener=opener)
 
+    assert opener.opened == ["ok.txt"]  # refused by its listed size, and not held against ok.txt
     assert [d.name for d in fetched.documents] == ["ok.txt"]
     assert fetched.problems == ("big.txt: skipped, larger than 100 bytes",)
     assert fetched.listing == ("big.txt", "ok.txt")
@@ -478,7 +480,10 @@ def test_the_fetcher_passes_its_budget_and_cap(tmp_path: Path) -> None:
 
     assert fetched.source_id == "nym-wire"
     assert [d.name for d in fetched.documents] == names[:2]
-    assert fetched.problems[0].startswith("9 changed files wait")
+    assert fetched.problems == (
+        "big.txt: skipped, larger than 4096 bytes",
+        "8 changed files wait for the next read: one read takes at most 250 bytes and 500 files",
+    )
     again = fetcher.fetch(wire_source(tmp_path), fetched.validators)
     assert [d.name for d in again.documents] == names[2:4]
 

@@ -110,7 +110,7 @@ def read_folder(
         raise ValueError("max_bytes and budget must be positive")
     folder = _Folder(source, max_bytes, now, quiet, opener)
     try:
-        listed = folder.list(max_entries)
+        listed = folder.list_files(max_entries)
         return folder.read(listed, known or {}, budget)
     finally:
         folder.close()
@@ -128,12 +128,13 @@ class _Folder:
         self.quiet_ns = int(quiet.total_seconds() * 1_000_000_000)
         self.opener = opener
         self.problems: list[str] = []
+        self.waiting: tuple[str, ...] = ()
         self.fd = _open_folder(Path(str(source.path)))
 
     def close(self) -> None:
         os.close(self.fd)
 
-    def list(self, max_entries: int) -> dict[str, FileStat]:
+    def list_files(self, max_entries: int) -> dict[str, FileStat]:
         """Every regular wire file as the listing sees it (``lstat``: links are not followed)."""
         files: dict[str, FileStat] = {}
         try:
@@ -172,13 +173,17 @@ class _Folder:
             if known.get(name) != seen and not self.fresh(seen)
         ]
         changed.sort(key=lambda name: (-listed[name].mtime_ns, name))
+        for name in changed:
+            if listed[name].size > self.max_bytes:  # refused unopened; holds nothing up
+                self.problem(name, f"larger than {self.max_bytes} bytes")
+        candidates = [name for name in changed if listed[name].size <= self.max_bytes]
         documents: list[Document] = []
         spent = 0
-        for index, name in enumerate(changed):
+        for index, name in enumerate(candidates):
             size = listed[name].size
             full = len(documents) >= self.source.max_items or spent + size > budget
-            if full and documents:  # an oversized first file still goes, so reads progress
-                self.wait_line(len(changed) - index, budget)
+            if full and documents:  # a first file larger than the budget still goes
+                self.wait_line(len(candidates) - index, budget)
                 break
             outcome = self.read_file(name)
             if outcome is not None:
@@ -190,7 +195,7 @@ class _Folder:
         return Fetched(
             source_id=self.source.id,
             documents=tuple(documents),
-            problems=tuple(self.problems),
+            problems=(*sorted(self.problems), *self.waiting),  # one order: the digest sees them
             validators=Validators(files=remembered),
             listing=tuple(sorted(listed)),
         )
@@ -240,9 +245,9 @@ class _Folder:
         self.problems.append(f"{one_line(name)}: skipped, {what}")
 
     def wait_line(self, waiting: int, budget: int) -> None:
-        self.problems.append(
+        self.waiting = (
             f"{waiting} changed files wait for the next read: one read takes at most "
-            f"{_size(budget)} and {self.source.max_items} files"
+            f"{_size(budget)} and {self.source.max_items} files",
         )
 
 
