@@ -108,7 +108,7 @@ def read_folder(
         raise FetchError(f"source {source.id} has no path")
     if max_bytes <= 0 or budget <= 0:
         raise ValueError("max_bytes and budget must be positive")
-    folder = _Folder(source, max_bytes, now, quiet, opener)
+    folder = _Folder(source, source.path, max_bytes, now, quiet, opener)
     try:
         listed = folder.list_files(max_entries)
         return folder.read(listed, known or {}, budget)
@@ -120,7 +120,13 @@ class _Folder:
     """One read of one folder: its descriptor, its rules, and the problems met."""
 
     def __init__(
-        self, source: Source, max_bytes: int, now: datetime, quiet: timedelta, opener: Opener
+        self,
+        source: Source,
+        path: Path,
+        max_bytes: int,
+        now: datetime,
+        quiet: timedelta,
+        opener: Opener,
     ) -> None:
         self.source = source
         self.max_bytes = max_bytes
@@ -129,7 +135,7 @@ class _Folder:
         self.opener = opener
         self.problems: list[str] = []
         self.waiting: tuple[str, ...] = ()
-        self.fd = _open_folder(Path(str(source.path)))
+        self.fd = _open_folder(path)
 
     def close(self) -> None:
         os.close(self.fd)
