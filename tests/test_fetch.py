@@ -1,5 +1,5 @@
 """The fetch package against real loopback servers: conditional GET, limits, redirects,
-policy, folders.
+policy. The folder reader has its own tests (``test_folder.py``).
 
 Only 127.0.0.0/8 is ever contacted. Every refused address in here is refused by
 the policy before any socket is opened; the tests that prove it use literal
@@ -15,12 +15,11 @@ import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from ipaddress import ip_network
-from pathlib import Path
 
 import pytest
 
 from feedsvc.errors import BlockedAddressError, FetchError, TooLargeError
-from feedsvc.fetch import ACCEPT, AddressPolicy, Fetcher, Limits, check_url, read_folder
+from feedsvc.fetch import ACCEPT, AddressPolicy, Fetcher, Limits, check_url
 from feedsvc.model import Fetched, Source, Validators
 from servers import LoopbackServer, Recorded, Reply, closed_port
 
@@ -637,76 +636,6 @@ def test_limits_must_be_positive() -> None:
         Limits(total_timeout=0)
     with pytest.raises(ValueError, match="positive"):
         Limits(max_bytes=-1)
-
-
-# -- folders -------------------------------------------------------------------------
-
-
-def folder_source(path: Path) -> Source:
-    return Source(id="nym-wire", kind="files", desk="nym", every=timedelta(minutes=5), path=path)
-
-
-def test_read_folder_returns_txt_files_sorted(tmp_path: Path) -> None:
-    (tmp_path / "b.txt").write_bytes(b"Second\n")
-    (tmp_path / "a.txt").write_bytes(b"First\n")
-    (tmp_path / "notes.md").write_bytes(b"not a wire article")
-    (tmp_path / ".hidden.txt").write_bytes(b"editor swap file")
-    (tmp_path / "dir.txt").mkdir()
-
-    fetched = read_folder(folder_source(tmp_path), max_bytes=1000)
-
-    assert [d.name for d in fetched.documents] == ["a.txt", "b.txt"]
-    assert [d.content for d in fetched.documents] == [b"First\n", b"Second\n"]
-    assert all(d.headers == {} for d in fetched.documents)
-    assert fetched.problems == ()
-    assert fetched.status is None
-    assert not fetched.not_modified
-
-
-def test_read_folder_skips_oversized_files_with_a_problem(tmp_path: Path) -> None:
-    (tmp_path / "big.txt").write_bytes(b"x" * 101)
-    (tmp_path / "ok.txt").write_bytes(b"x" * 100)
-
-    fetched = read_folder(folder_source(tmp_path), max_bytes=100)
-
-    assert [d.name for d in fetched.documents] == ["ok.txt"]
-    assert fetched.problems == ("big.txt: skipped, larger than 100 bytes",)
-
-
-def test_read_folder_skips_links_leaving_the_folder(tmp_path: Path) -> None:
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    secret = tmp_path / "secret.txt"
-    secret.write_bytes(b"not for publishing")
-    (inbox / "leak.txt").symlink_to(secret)
-    (inbox / "real.txt").write_bytes(b"Title\n")
-    (inbox / "alias.txt").symlink_to(inbox / "real.txt")
-
-    fetched = read_folder(folder_source(inbox), max_bytes=1000)
-
-    assert [d.name for d in fetched.documents] == ["alias.txt", "real.txt"]
-    assert fetched.problems == ("leak.txt: skipped, a link that points outside the folder",)
-
-
-@pytest.mark.parametrize("make", ["missing", "file"])
-def test_read_folder_needs_a_folder(tmp_path: Path, make: str) -> None:
-    target = tmp_path / "inbox"
-    if make == "file":
-        target.write_bytes(b"")
-
-    with pytest.raises(FetchError, match=r"folder not found: .*inbox"):
-        read_folder(folder_source(target), max_bytes=1000)
-
-
-def test_fetcher_dispatches_files_sources_with_its_cap(tmp_path: Path) -> None:
-    (tmp_path / "one.txt").write_bytes(b"12345")
-    (tmp_path / "two.txt").write_bytes(b"123")
-
-    fetched = Fetcher(limits=Limits(max_bytes=4)).fetch(folder_source(tmp_path), Validators())
-
-    assert fetched.source_id == "nym-wire"
-    assert [d.name for d in fetched.documents] == ["two.txt"]
-    assert len(fetched.problems) == 1
 
 
 def test_recorded_requests_are_plain_values(server: LoopbackServer) -> None:

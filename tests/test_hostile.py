@@ -76,6 +76,7 @@ from feedsvc.web import create_app
 from feedsvc.wire import read_wire
 from hostile_corpus import BREAKAGES, ENCODINGS, corpus
 from hostile_corpus import FORMATS as CORPUS_FORMATS
+from inbox_support import settle
 from servers import LoopbackServer, Reply
 
 LOOPBACK = AddressPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
@@ -1201,6 +1202,7 @@ def test_bad_text_is_cleaned_and_every_output_validates(
     inbox.mkdir()
     for name, content in BAD_WIRE_FILES.items():
         (inbox / name).write_bytes(content)
+        settle(inbox / name)
     routes = {
         "/bad.rss": Reply(body=_bad_text_rss(), headers={"Content-Type": "application/rss+xml"}),
         "/legacy.rss": Reply(body=_legacy_rss(), headers={"Content-Type": "application/xml"}),

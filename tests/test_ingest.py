@@ -17,6 +17,7 @@ from feedsvc.fetch import AddressPolicy, Fetcher, Limits
 from feedsvc.model import Catalog, Fetched, Source, SourceResult, Touched, Validators
 from feedsvc.refresh import Refresher, fetch_and_store
 from feedsvc.store import Store
+from inbox_support import settle
 from servers import LoopbackServer, Reply, closed_port
 
 LOOPBACK = AddressPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
@@ -130,6 +131,7 @@ def test_changed_wire_file_is_updated_not_duplicated(
     seed = wire.path / "000_8566422078d4f727.txt"
     before = {a.guid: a for a in store.list_articles(source="nym-wire")}
     seed.write_bytes(seed.read_bytes().replace(b"landmark", b"historic"))
+    settle(seed)
     result = fetch_and_store(wire, catalog, store, fetch.fetch, now + timedelta(minutes=1))
     assert (result.new, result.updated) == (0, 1)
     after = {a.guid: a for a in store.list_articles(source="nym-wire")}
@@ -146,6 +148,7 @@ def test_bad_wire_file_is_reported_and_others_are_stored(
     assert wire.path is not None
     (wire.path / "empty.txt").write_bytes(b"")
     (wire.path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    settle(wire.path / "empty.txt", wire.path / "binary.txt")
     result = fetch_and_store(wire, catalog, store, fetch.fetch, now)
     assert result.ok and result.new == 4
     assert any(p.startswith("empty.txt: empty file") for p in result.problems)

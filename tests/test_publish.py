@@ -17,6 +17,7 @@ from feedsvc.publish import Publisher, write_if_changed
 from feedsvc.refresh import fetch_and_store
 from feedsvc.render import entry_id
 from feedsvc.store import Store
+from inbox_support import settle
 
 BASE = "https://news.example/"
 
@@ -82,6 +83,7 @@ def test_only_touched_feeds_are_rendered_again(
     assert europe.path is not None
     article = europe.path / "101_steel_tariffs.txt"
     article.write_bytes(article.read_bytes().replace(b"steel", b"aluminium"))
+    settle(article)
     result = fetch_and_store(europe, catalog, published, Fetcher().fetch, now)
     assert result.updated == 1
     assert "europe" in result.touched.desks and "nym" not in result.touched.desks

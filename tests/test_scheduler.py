@@ -13,6 +13,7 @@ import pytest
 from feedsvc.config import Settings
 from feedsvc.scheduler import Scheduler
 from feedsvc.store import Store
+from inbox_support import settle
 from schedule_support import add_source, rss
 from servers import LoopbackServer, Reply
 
@@ -209,6 +210,7 @@ def test_new_wire_file_is_picked_up(settings: Settings, store: Store, clock: Clo
         "Fresh wire story\n\nNYM Desk\n\nPublished : 10:00, 1 July"
         " 2025\n\nA short body about NATO.\n"
     )
+    settle(inbox / "zz_new.txt")
     clock.advance(minutes=1)
     scheduler.run_once()
     titles = [a.title for a in store.list_articles(source="nym-wire")]

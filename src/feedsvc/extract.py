@@ -70,13 +70,13 @@ def bylines(catalog: Catalog) -> tuple[str, ...]:
     return tuple(byline for desk in catalog.desks.values() for byline in desk.bylines)
 
 
-def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
-    """A hash of the fetched bytes and of everything that shapes their articles.
+def rules_digest(source: Source, catalog: Catalog) -> str:
+    """A hash of everything besides the bytes that shapes a source's articles.
 
-    Equal digests mean re-parsing would yield the same articles, so an origin
-    without validators (or a folder of unchanged files) costs a hash, not a
-    parse. The source's settings and the desks and topics are part of it, so
-    a catalogue edit re-tags what is already stored.
+    The source's settings and the desks and topics are part of it, so a
+    catalogue edit re-tags what is already stored: the content digest moves,
+    and what is known of a folder's files (``wire_files``) was known under
+    other rules, so they are all read again.
     """
     digest = hashlib.sha256()
     rules = (
@@ -88,11 +88,35 @@ def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
     for part in rules:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
-    for document in fetched.documents:
-        digest.update(document.name.encode("utf-8", "surrogatepass"))
-        digest.update(document.headers.get("content-type", "").encode("utf-8", "replace"))
-        digest.update(b"\0%d\0" % len(document.content))
-        digest.update(document.content)
+    return digest.hexdigest()
+
+
+def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
+    """A hash of what a fetch hands the store, and of everything that shapes its articles.
+
+    Equal digests mean storing this fetch would change nothing the last
+    stored one did not, so an origin without validators costs a hash, not a
+    parse. For a feed that is its bytes. A folder read holds only the files
+    that changed (unchanged ones are not even opened), so its digest is the
+    folder as the store will know it once this read is stored: every listed
+    name with the size and mtime it is known by (read now, or before). A
+    read that brings nothing new is then "unchanged", and one that misses a
+    deleted file is not, so the store still hears of the deletion.
+    """
+    digest = hashlib.sha256(rules_digest(source, catalog).encode("ascii"))
+    if fetched.listing is None:
+        for document in fetched.documents:
+            digest.update(document.name.encode("utf-8", "surrogatepass"))
+            digest.update(document.headers.get("content-type", "").encode("utf-8", "replace"))
+            digest.update(b"\0%d\0" % len(document.content))
+            digest.update(document.content)
+    else:
+        files = fetched.validators.files
+        for name in fetched.listing:
+            seen = files.get(name)
+            digest.update(name.encode("utf-8", "surrogatepass"))
+            digest.update(b"\0%d\0%d\0" % (seen.size, seen.mtime_ns) if seen else b"\0-\0")
     for problem in fetched.problems:
         digest.update(problem.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
     return digest.hexdigest()

@@ -74,11 +74,26 @@ class Catalog:
 
 
 @dataclass(frozen=True, slots=True)
+class FileStat:
+    """A wire file as last read: what tells, without opening it, that it is unchanged."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class Validators:
-    """HTTP cache validators of the last stored fetch, sent back as a conditional GET."""
+    """What the last stored fetch leaves behind so that the next one costs nothing if unchanged.
+
+    A feed's HTTP cache validators, sent back as a conditional GET; for a
+    folder, ``files``: each wire file's size and mtime as last read, by name,
+    so that an unchanged file is not opened again. ``files`` is not part of
+    the source's row: the refresh keeps it in its own table (``wire_files``).
+    """
 
     etag: str | None = None
     last_modified: str | None = None
+    files: Mapping[str, FileStat] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +113,10 @@ class Document:
 class Fetched:
     """What a fetch brought back.
 
-    ``not_modified`` means the source said 304 (or a folder whose files are
-    all as they were): there is nothing to parse and nothing to store.
+    ``not_modified`` means the source said 304: there is nothing to parse and
+    nothing to store. A folder read never says so: its ``documents`` are only
+    the files that changed (or were unknown), and the content digest of
+    ``listing`` and ``validators.files`` tells an unchanged folder.
     ``max_age`` and ``retry_after`` are what the source asked of its pollers.
     """
 

@@ -14,6 +14,11 @@ source. A source that fails is recorded and reported, never raised into the
 caller's loop, so one hostile or broken source cannot stop the others or lose
 what they brought. The fetcher and the clock are passed in, so tests drive the
 whole path with real servers and a fixed time.
+
+A folder source is read conditionally too: the refresh hands the reader what
+the store knows of its files (``Validators.files``, kept in ``wire_files``
+under the current rules), so unchanged files are not opened, and saves what
+the read says only once the batch is committed.
 """
 
 from __future__ import annotations
@@ -24,14 +29,14 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from feedsvc.backoff import next_fetch_at
 from feedsvc.errors import FetchError, SourceError, StoreError
-from feedsvc.extract import bylines, content_digest, normalise_all, parse_fetched
-from feedsvc.model import Catalog, Fetched, Source, SourceResult, Validators
+from feedsvc.extract import bylines, content_digest, normalise_all, parse_fetched, rules_digest
+from feedsvc.model import Catalog, Fetched, FileStat, Source, SourceResult, Validators
 from feedsvc.store import Claim, Store
 
 log = logging.getLogger(__name__)
@@ -186,6 +191,11 @@ def _stages(
 
     state = store.source_state(source.id)
     validators = state.validators if state else Validators()
+    rules = rules_digest(source, catalog)
+    known: Mapping[str, FileStat] = {}
+    if source.kind == "files":
+        known = store.wire_files(source.id, rules)
+        validators = replace(validators, files=known)
     status: int | None = None
     try:
         fetched = fetch(source, validators)
@@ -202,6 +212,7 @@ def _stages(
             store.record_not_modified(
                 source.id, status, now, elapsed_ms(), validators=fetched.validators
             )
+            _remember_files(store, source, rules, known, fetched)
             log.info("source=%s outcome=unchanged status=%s", source.id, status)
             return SourceResult(
                 source.id, ok=True, not_modified=True, status=status, max_age=fetched.max_age
@@ -230,6 +241,7 @@ def _stages(
             consecutive_errors=(state.error_count if state else 0) + 1,
             retry_after=retry_after,
         )
+    _remember_files(store, source, rules, known, fetched)
     all_problems = (*parsed.problems, *problems)
     try:
         store.save_notes(source.id, all_problems, stored.merges, now)
@@ -259,3 +271,25 @@ def _stages(
         status=status,
         max_age=fetched.max_age,
     )
+
+
+def _remember_files(
+    store: Store,
+    source: Source,
+    rules: str,
+    known: Mapping[str, FileStat],
+    fetched: Fetched,
+) -> None:
+    """Save which wire files are now read and stored, once their batch is committed.
+
+    Only after the commit: a crash before it leaves the files unknown, so they
+    are read again and the store finds them unchanged. Failing here costs the
+    same re-read, never the stored batch, so it is logged, not reported
+    (whatever the error: the batch's result must not turn into a failure).
+    """
+    if source.kind != "files" or fetched.validators.files == known:
+        return
+    try:
+        store.save_wire_files(source.id, rules, known, fetched.validators.files)
+    except Exception:
+        log.exception("source=%s could not remember its read files; they are read again", source.id)

@@ -14,14 +14,16 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from ipaddress import ip_address
 from urllib.parse import urljoin
 
 from feedsvc.errors import BlockedAddressError, FetchError, InvalidUrlError
 from feedsvc.fetch.body import read_body
 from feedsvc.fetch.deadline import Deadline, DeadlinePassed, DeadlineSocket, getaddrinfo_within
-from feedsvc.fetch.folder import read_folder
+from feedsvc.fetch.folder import BUDGET, read_folder
 from feedsvc.fetch.headers import (
     header_value,
     lower_headers,
@@ -47,18 +49,23 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 @dataclass(frozen=True)
 class Limits:
-    """How much one fetch may cost: time, bytes and hops."""
+    """How much one fetch may cost: time, bytes and hops.
+
+    ``max_bytes`` caps one body: a feed document, or one wire file of a
+    folder; ``folder_budget`` caps all the wire files one read of a folder takes.
+    """
 
     connect_timeout: float = 10.0
     total_timeout: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
+    folder_budget: int = BUDGET
 
     def __post_init__(self) -> None:
         if self.connect_timeout <= 0 or self.total_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        if self.max_bytes <= 0:
-            raise ValueError("max_bytes must be positive")
+        if self.max_bytes <= 0 or self.folder_budget <= 0:
+            raise ValueError("max_bytes and folder_budget must be positive")
         if self.max_redirects < 0:
             raise ValueError("max_redirects must not be negative")
 
@@ -89,6 +96,9 @@ class Fetcher:
     """Fetches sources under one address policy and one set of limits.
 
     It holds no per-fetch state, so one instance serves every worker thread.
+    ``wall_clock`` is what a wire file's modification time is compared with
+    (the quiet period of a file still being written): the real time, not the
+    scheduler's, since the file system writes real times.
     """
 
     def __init__(
@@ -96,15 +106,24 @@ class Fetcher:
         policy: AddressPolicy = _DEFAULT_POLICY,
         limits: Limits = _DEFAULT_LIMITS,
         user_agent: str = DEFAULT_USER_AGENT,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.policy = policy
         self.limits = limits
         self.user_agent = user_agent
+        self.wall_clock = wall_clock
         self._tls = ssl.create_default_context()
 
     def fetch(self, source: Source, validators: Validators) -> Fetched:
+        """Fetch a feed (conditional on the validators) or read a folder's changed files."""
         if source.kind == "files":
-            return read_folder(source, self.limits.max_bytes)
+            return read_folder(
+                source,
+                self.limits.max_bytes,
+                now=self.wall_clock(),
+                known=validators.files,
+                budget=self.limits.folder_budget,
+            )
         if source.kind == "feed":
             if not source.url:
                 raise FetchError(f"source {source.id} has no url")

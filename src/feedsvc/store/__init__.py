@@ -9,6 +9,7 @@ owns the engine and the write policy:
 - ``articles``  storing a batch by its ``plan``, and listing, counting, searching;
 - ``plan``      what a batch does (new, updated, merged, …): pure, no database;
 - ``feeds``     published feed bytes and their validators;
+- ``wire_files`` what is known of each folder source's files, so unchanged ones are not re-read;
 - ``state``     small values shared by processes, under the keys of ``StateKey``;
 - ``metrics``   shared Prometheus counters;
 - ``notes``     what the last content fetch of each source said about its items;
@@ -35,6 +36,7 @@ from feedsvc.store.sources import (
     source_from_config,
 )
 from feedsvc.store.state import SharedState, StateKey
+from feedsvc.store.wire_files import WireFiles
 
 __all__ = [
     "AuthState",
@@ -53,6 +55,14 @@ __all__ = [
 
 
 class Store(
-    SourceRegistry, Schedule, ArticleStore, PublishedFeeds, SharedState, Metrics, Notes, AdminAuth
+    SourceRegistry,
+    Schedule,
+    ArticleStore,
+    PublishedFeeds,
+    SharedState,
+    Metrics,
+    Notes,
+    AdminAuth,
+    WireFiles,
 ):
     """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""

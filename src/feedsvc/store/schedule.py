@@ -58,7 +58,7 @@ class Schedule(Database):
             row = conn.execute(select(sources).where(sources.c.id == source_id)).first()
         if row is None:
             return None
-        return from_row(SourceState, row, validators=from_row(Validators, row))
+        return from_row(SourceState, row, validators=from_row(Validators, row, files={}))
 
     def claim_due(self, owner: str, now: datetime, lease_for: timedelta, limit: int) -> list[Claim]:
         """Lease up to ``limit`` due sources to ``owner``; nobody else gets them meanwhile.
@@ -240,7 +240,7 @@ def record_fetch(
     else:
         values.update(error_count=0, last_error=None, last_success_at=fetch.at)
     if validators is not None:
-        values.update(to_row(validators))
+        values.update(to_row(validators, omit=("files",)))  # kept in wire_files
     if fetch.outcome == "ok":
         values["content_digest"] = content_digest
     conn.execute(update(sources).where(sources.c.id == source_id).values(**values))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -127,6 +128,24 @@ items = Table(
     Column("article_id", String(64), ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Index(None, "article_id"),
+)
+
+# What the refresh knows of each wire file of a folder source: its size and
+# mtime when it was last read and stored, under which rules (``rules_digest``),
+# so an unchanged file is not opened again, across restarts and by whichever
+# scheduler process holds the source's lease. ``name`` is the file name's bytes
+# (a name need not be UTF-8). Written after the batch commits: a crash in
+# between costs a re-read, never a file. It goes with its source.
+wire_files = Table(
+    "wire_files",
+    metadata,
+    Column(
+        "source", String(100), ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("name", LargeBinary, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("rules", String(64), nullable=False),
 )
 
 # A short history of fetches per source, for operators.

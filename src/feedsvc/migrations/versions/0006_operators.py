@@ -1,7 +1,7 @@
 """operators: admin sessions, failed logins, queued refreshes, the last fetch's notes
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from feedsvc.store.schema import UTCDateTime
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
