@@ -8,6 +8,7 @@ if present, holds the response headers. One parametrised test runs them all.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,9 +55,11 @@ def _document(name: str, expected: dict[str, Any]) -> Document:
 
 
 def _jsonable(value: object) -> object:
-    """A RawItem field in the corpus's notation: ISO times, lists for tuples."""
+    """A RawItem field in the corpus's notation: ISO times, lists for tuples, records as dicts."""
     if isinstance(value, datetime):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return list(value)
     return value

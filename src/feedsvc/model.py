@@ -182,11 +182,12 @@ class RawItem:
     updated: datetime | None = None
     language: str | None = None
     base_url: str | None = None
-    origin_title: str | None = None
-    origin_url: str | None = None
+    origin: Origin | None = None
+    """The upstream feed: the item's own ``<source>`` when it names one, else the feed read."""
     enclosures: tuple[Enclosure, ...] = ()
     image: str | None = None
     correction: str | None = None
+    """A wire article's ``Correction :`` line: a note shown with the story."""
     problems: tuple[str, ...] = ()
     """What was wrong with this item but did not stop it (an unreadable date line)."""
 
