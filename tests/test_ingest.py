@@ -149,7 +149,7 @@ def test_bad_wire_file_is_reported_and_others_are_stored(
     assert result.ok and result.new == 4
     assert any(p.startswith("empty.txt: empty file") for p in result.problems)
     assert any(p.startswith("binary.txt: binary") for p in result.problems)
-    assert "2 skipped" in result.line()
+    assert "2 problems" in result.line()
 
 
 def test_feed_source_with_conditional_get(

@@ -384,7 +384,7 @@ class SourceResult:
             if self.merged:
                 text += f", {self.merged} merged with other sources"
         if self.problems:
-            text += f"; {len(self.problems)} skipped: " + "; ".join(self.problems)
+            text += f"; {len(self.problems)} problems: " + "; ".join(self.problems)
         return text
 
 
