@@ -31,6 +31,7 @@ from feedsvc.admin_models import (
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
 from feedsvc.model import ArticleJson
 from feedsvc.web import admin_common as common
+from feedsvc.web.hosts import link_base
 from feedsvc.web.openapi import openapi_document
 
 PREFIX = "/api/v1"
@@ -196,7 +197,7 @@ def list_articles() -> Response:
         offset=asked.offset,
     )
     page = ArticlePageJson(
-        articles=[ArticleJson.model_validate(article) for article in found],
+        articles=[ArticleJson.of(article, link_base(request.environ)) for article in found],
         total=total,
         limit=asked.limit,
         offset=asked.offset,
