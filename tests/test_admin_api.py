@@ -381,6 +381,11 @@ ARTICLE_FILTERS = [
 ]
 
 
+def test_a_wire_storys_url_is_its_page_on_the_requests_base(admin_client: FlaskClient) -> None:
+    found = admin_client.get("/api/v1/articles?source=nym-wire", headers=AUTH).json["articles"]
+    assert found and all(a["url"] == f"http://localhost/articles/{a['id']}" for a in found)
+
+
 def test_articles_filters(admin_client: FlaskClient, published: Store) -> None:
     for query, total in ARTICLE_FILTERS:
         response = admin_client.get(f"/api/v1/articles?{query}", headers=AUTH)
