@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from feedsvc.text import (
+    AUTHOR_LIMIT,
+    CONTENT_LIMIT,
+    CORRECTION_LIMIT,
+    SUMMARY_LIMIT,
+    TITLE_LIMIT,
     error_line,
     one_line,
     os_reason,
@@ -99,3 +105,15 @@ def test_shortened(text: str, limit: int, expected: str) -> None:
     assert shortened(text, limit) == expected
     assert len(shortened(text, limit)) <= limit
 
+
+def test_ceilings_are_the_documented_ones() -> None:
+    """The README's "Text ceilings" table states these numbers; change both together."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name, value in (
+        ("title", TITLE_LIMIT),
+        ("author", AUTHOR_LIMIT),
+        ("summary", SUMMARY_LIMIT),
+        ("correction", CORRECTION_LIMIT),
+    ):
+        assert f"| {name} | {value:,} characters |" in readme, name
+    assert f"| content | {CONTENT_LIMIT // 1024} KiB of HTML (UTF-8) |" in readme
