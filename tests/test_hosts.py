@@ -28,6 +28,13 @@ def test_links_follow_an_allowed_host_only(settings: Settings, published: Store)
     feed = json.loads(response.data)
     assert feed["feed_url"] == "https://news.example:8443/feeds/all.json"
     assert "feedsvc.invalid" not in response.get_data(as_text=True)
+    # a wire story's link is its page, on the same checked host as every other link
+    assert {item["url"] for item in feed["items"]} == {
+        f"https://news.example:8443/articles/{a.id}" for a in published.list_articles()
+    }
+    story = feed["items"][0]["url"].removeprefix("https://news.example:8443")
+    page = client.get(story, base_url="https://news.example:8443")
+    assert 'rel="canonical" href="https://news.example:8443/articles/' in page.get_data(True)
     for host in ('evil"><script>', "other.example", "news.example", "news.example:8444"):
         refused = client.get("/feeds/all.json", headers={"Host": host})
         assert refused.status_code == 400, host
