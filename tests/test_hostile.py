@@ -856,6 +856,20 @@ def assert_page_inert(html: str, where: str) -> None:
     assert not RAW_PAGE_LIVE_TAG.search(html), where
 
 
+JSON_LD = re.compile(r'<script type="application/ld\+json">([^<]*)</script>')
+CANONICAL = re.compile(r'<link rel="canonical" href="([^"]*)">')
+
+
+def assert_story_page_inert(html: str, where: str) -> None:
+    """A story page: one JSON-LD data block that parses, a canonical http(s) link, and
+    otherwise nothing beyond what every page may hold."""
+    (data,) = JSON_LD.findall(html)
+    assert json.loads(data)["@type"] == "NewsArticle", where
+    (canonical,) = CANONICAL.findall(html)
+    assert is_http(markupsafe.Markup(canonical).unescape()), (where, canonical)
+    assert_page_inert(CANONICAL.sub("", JSON_LD.sub("", html)), where)
+
+
 def assert_strict_csp(response: TestResponse, where: str) -> None:
     policy = response.headers.get("Content-Security-Policy", "")
     directives = {
@@ -1029,6 +1043,11 @@ def test_hostile_markup_never_goes_live(
         assert_strict_csp(response, page)
         assert_page_inert(response.get_data(as_text=True), page)
     assert str(markupsafe.escape(TITLE_TEXT)) in get_ok(client, "/desks/nym").get_data(True)
+    for article in evil:  # every story's own page: its JSON-LD and metadata hold nothing live
+        where = f"/articles/{article.id}"
+        response = get_ok(client, where)
+        assert_strict_csp(response, where)
+        assert_story_page_inert(response.get_data(as_text=True), where)
 
     _admin_login(client)
     admin_pages = ["/admin/", *(f"/admin/sources/{s}" for s in catalog.sources if "evil" in s)]

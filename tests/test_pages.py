@@ -343,3 +343,25 @@ def test_story_pages_in_a_real_browser(settings: Settings, published: Store, now
         finally:
             browser.close()
     assert problems == []
+
+
+def test_listings_name_the_source_of_third_party_stories(
+    client: FlaskClient, published: Store, now: datetime
+) -> None:
+    """The sample's example-world feed (no catalogue title): named by its id on the desk page."""
+    story = dataclasses.replace(
+        THIRD_PARTY,
+        source="example-world",
+        title="A story from a feed",
+        correction=None,
+        image=None,
+        origin=None,
+        fingerprint="x",
+    )
+    published.save_batch("example-world", [story], Validators(), 200, now)
+    html = client.get("/desks/nym").get_data(as_text=True)
+    assert 'A story from a feed</a></h2>\n<p class="meta">' in html
+    assert 'from <span class="source">example-world</span>' in html
+    assert html.count('class="source"') == 1  # the wire stories are the newsroom's own
+    page = _document(client.get(f"/articles/{story.id}").get_data(as_text=True))
+    assert page.get_element_by_id("source").text_content().startswith("From example-world")

@@ -34,6 +34,7 @@ __all__ = [
     "feed_links",
     "render_page",
     "retraction_notice",
+    "source_name",
     "story_context",
     "story_page",
 ]
@@ -78,18 +79,16 @@ def story_context(article: Article, site: Site, base_url: str) -> dict[str, Any]
     """What the story page shows, worked out once: names, links, dates, metadata."""
     desks = _by_id(site, "desks")
     topics = _by_id(site, "topics")
-    source = _by_id(site, "sources").get(article.source, {})
     desk = {"id": article.desk, "title": desks.get(article.desk, {}).get("title", article.desk)}
     shown_topics = [
         {"id": topic, "title": topics.get(topic, {}).get("title", topic)}
         for topic in article.topics
     ]
-    third_party = source.get("kind", "feed" if article.url else "files") == "feed"
-    origin = article.origin
-    source_name = (origin.title if origin else None) or source.get("title") or article.source
+    named = source_name(article, site)
+    third_party = named is not None
     page = story_page_url(base_url, article.id)
     canonical = article.link(base_url)
-    publisher = source_name if third_party else desk["title"]
+    publisher = named or desk["title"]
     links = feed_links(f"feeds/desks/{article.desk}", desk["title"])
     return {
         "title": article.title,
@@ -97,7 +96,7 @@ def story_context(article: Article, site: Site, base_url: str) -> dict[str, Any]
         "desk": desk,
         "topics": shown_topics,
         "third_party": third_party,
-        "source_name": source_name,
+        "source_name": named,
         "original": article.url if third_party else None,
         "canonical": canonical,
         "published": _when(article.published),
@@ -106,9 +105,23 @@ def story_context(article: Article, site: Site, base_url: str) -> dict[str, Any]
         "autodiscovery": links,
         "open_graph": _open_graph(article, canonical, desk["title"], shown_topics),
         "json_ld": _news_article(
-            article, canonical, page, desk["title"], shown_topics, publisher, source_name
+            article, canonical, page, desk["title"], shown_topics, publisher, named
         ),
     }
+
+
+def source_name(article: Article, site: Site) -> str | None:
+    """The name of a third-party story's source, or None for the newsroom's own story.
+
+    The upstream feed's own title, else the source's catalogue title, else its
+    id; a source no longer in the catalogue counts as third-party when the
+    story has a URL of its own (wire stories never do).
+    """
+    source = _by_id(site, "sources").get(article.source, {})
+    if source.get("kind", "feed" if article.url else "files") != "feed":
+        return None
+    origin = article.origin
+    return (origin.title if origin else None) or source.get("title") or article.source
 
 
 def retraction_notice(retraction: Retraction) -> str:
@@ -163,7 +176,7 @@ def _news_article(
     section: str,
     topics: Sequence[Mapping[str, str]],
     publisher: str,
-    source_name: str,
+    source: str | None,
 ) -> dict[str, Any]:
     """schema.org ``NewsArticle``: a desk or a feed credited is an Organization, not a Person."""
     data: dict[str, Any] = {
@@ -180,7 +193,7 @@ def _news_article(
     if article.summary:
         data["description"] = article.summary
     if article.author:
-        kind = "Organization" if article.author in {section, source_name} else "Person"
+        kind = "Organization" if article.author in {section, source} else "Person"
         data["author"] = {"@type": kind, "name": article.author}
     if topics:
         data["keywords"] = [topic["title"] for topic in topics]

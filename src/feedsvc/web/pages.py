@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from feedsvc.model import Retraction
-from feedsvc.pages import feed_links, render_page, retraction_notice, story_page
+from feedsvc.pages import feed_links, render_page, retraction_notice, source_name, story_page
 from feedsvc.store import Store
 from feedsvc.text import one_line
 from feedsvc.web.cache import FeedCache, FeedsUnavailable
@@ -103,7 +103,8 @@ def topic(ident: str) -> Response:
 
 
 def _listing(kind: str, key: str, ident: str) -> Response:
-    entry = next((e for e in _site().get(kind, []) if e["id"] == ident), None)
+    site = _site()
+    entry = next((e for e in site.get(kind, []) if e["id"] == ident), None)
     if entry is None:
         return not_found(f"unknown {key} {ident!r}")
     articles = _store().list_articles(
@@ -116,10 +117,9 @@ def _listing(kind: str, key: str, ident: str) -> Response:
         "listing.html",
         title=entry["title"],
         description=entry.get("description", ""),
-        articles=articles,
+        articles=[(article, source_name(article, site)) for article in articles],
         links=links,
         autodiscovery=links,
-        base=link_base(request.environ),
     )
 
 
