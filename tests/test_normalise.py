@@ -27,7 +27,6 @@ from feedsvc.normalise import (
     normalise_language,
     plain_text,
     sanitise_html,
-    summarise,
     text_blocks,
     to_utc,
 )
@@ -328,32 +327,6 @@ PLAIN_TEXT_ROWS = [
 )
 def test_plain_text(text: str | None, is_html: bool, expected: str) -> None:
     assert plain_text(text, is_html) == expected
-
-
-# --------------------------------------------------------------------------- summarise
-
-SUMMARISE_ROWS = [
-    ("summary preferred", "Short summary.", "Long content", 300, "Short summary."),
-    ("content when no summary", "", "The content.", 300, "The content."),
-    ("content when summary blank", " ", "The content.", 300, "The content."),
-    ("nothing", "", "", 300, ""),
-    ("exact fit not cut", "abcde fghij", "", 11, "abcde fghij"),
-    ("cut at word boundary", "alpha beta gamma delta", "", 12, "alpha beta…"),
-    ("cut where a space falls", "alpha beta gamma", "", 11, "alpha beta…"),
-    ("one long word hard cut", "abcdefghijklmnop", "", 6, "abcde…"),
-    ("trailing punctuation trimmed", "alpha, beta gamma", "", 9, "alpha…"),
-]
-
-
-@pytest.mark.parametrize(
-    ("summary", "content", "limit", "expected"),
-    [row[1:] for row in SUMMARISE_ROWS],
-    ids=[row[0] for row in SUMMARISE_ROWS],
-)
-def test_summarise(summary: str, content: str, limit: int, expected: str) -> None:
-    result = summarise(summary, content, limit)
-    assert result == expected
-    assert len(result) <= limit
 
 
 # --------------------------------------------------------------------------- to_utc

@@ -96,6 +96,9 @@ def test_without_markup_leaves_nothing_an_html_parser_takes_for_markup(text: str
     ("text", "limit", "expected"),
     [
         ("short", 10, "short"),
+        ("", 5, ""),
+        ("abcde fghij", 11, "abcde fghij"),  # an exact fit is not cut
+        ("alpha beta gamma", 11, "alpha beta…"),  # cut where a space falls
         ("alpha beta gamma delta", 12, "alpha beta…"),
         ("abcdefghijklmnop", 6, "abcde…"),
         ("alpha, beta gamma", 9, "alpha…"),

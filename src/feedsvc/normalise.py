@@ -47,12 +47,12 @@ __all__ = [
     "credited_author",
     "desk_for",
     "fingerprint",
+    "lead",
     "match_topics",
     "normalise",
     "normalise_language",
     "plain_text",
     "sanitise_html",
-    "summarise",
     "text_blocks",
     "to_utc",
 ]
@@ -339,15 +339,6 @@ def lead(blocks: Iterable[tuple[str, str]], limit: int = SUMMARY_LIMIT) -> str:
 def _sentence(text: str) -> str:
     """A list read as one sentence ends like one, so the next block does not run on."""
     return text if text.rstrip(_CLOSERS)[-1:] in _SENTENCE_END else text + "."
-
-
-def summarise(summary_text: str, content_text: str, limit: int = SUMMARY_LIMIT) -> str:
-    """A short plain-text teaser of plain texts: the summary, else the start of the content.
-
-    For texts that have no blocks (``normalise`` builds its summaries with
-    ``lead`` over ``text_blocks``).
-    """
-    return shortened(summary_text.strip() or content_text.strip(), limit)
 
 
 # --------------------------------------------------------------------------- dates
