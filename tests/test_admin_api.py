@@ -346,6 +346,9 @@ def test_refresh_is_queued_then_run_by_the_scheduler_then_304(
     )
     refresh(admin_client, "loop")
     run_queued(admin_settings, published)
+    # the same items, whose atom:source now names the feed's new address: updated in place
+    last = admin_client.get("/api/v1/sources/loop/fetches?limit=1", headers=AUTH).json["fetches"]
+    assert [(f["status"], f["new"], f["updated"]) for f in last] == [(200, 0, 3)]
     assert "if-none-match" not in feed_server.requests("/feed.rss")[-1].headers
 
 
@@ -418,6 +421,11 @@ ARTICLE_FILTERS = [
     ("q=_", 0),
     ("desk=sports", 0),
 ]
+
+
+def test_a_wire_storys_url_is_its_page_on_the_requests_base(admin_client: FlaskClient) -> None:
+    found = admin_client.get("/api/v1/articles?source=nym-wire", headers=AUTH).json["articles"]
+    assert found and all(a["url"] == f"http://localhost/articles/{a['id']}" for a in found)
 
 
 def test_articles_filters(admin_client: FlaskClient, published: Store) -> None:

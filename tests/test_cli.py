@@ -96,6 +96,9 @@ def test_ingest_articles_and_publish(runner: CliRunner) -> None:
     seed = next(r for r in rows if r["guid"] == "000_8566422078d4f727.txt")
     assert seed["published"] == "2025-06-23T19:09:00Z"
     assert seed["desk"] == "nym" and seed["source"] == "nym-wire"
+    # a wire story's url is its page, on the address the server would be started on
+    assert all(r["url"] == f"http://127.0.0.1:8000/articles/{r['id']}" for r in rows)
+    assert seed["author"] == "NYM Desk"
 
     trade = runner.invoke(main, ["articles", "--topic", "trade", "--json", "--limit", "1"])
     (row,) = [json.loads(line) for line in trade.output.splitlines()]
@@ -104,6 +107,12 @@ def test_ingest_articles_and_publish(runner: CliRunner) -> None:
 
     published = runner.invoke(main, ["publish"])
     assert published.exit_code == 0 and "0 changed" in published.output
+
+    public = runner.invoke(
+        main, ["articles", "--json", "--limit", "1"], env={"FEEDSVC_BASE_URL": "https://n.example/"}
+    )
+    (row,) = [json.loads(line) for line in public.output.splitlines()]
+    assert row["url"] == f"https://n.example/articles/{row['id']}"
 
 
 def test_ingest_exits_1_after_storing_the_others(
@@ -171,6 +180,7 @@ def test_core_imports_no_web_cli_or_scheduler() -> None:
         "import feedsvc.catalog, feedsvc.config, feedsvc.fetch, feedsvc.parse, feedsvc.wire\n"
         "import feedsvc.normalise, feedsvc.store, feedsvc.render, feedsvc.publish\n"
         "import feedsvc.refresh, feedsvc.catalog_watch, feedsvc.model, feedsvc.errors\n"
+        "import feedsvc.pages, feedsvc.text, feedsvc.urls, feedsvc.classify\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn', 'granian'})\n"
         "print(','.join(bad))\n"

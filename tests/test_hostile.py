@@ -495,7 +495,9 @@ def test_external_dtd_and_xinclude_are_never_fetched(
         result = fetch_and_store(source, with_sources(catalog, source), store, fetcher.fetch, now)
         assert server.hits("/feed") == 1
         assert server.hits("/evil.dtd") == 0
-    stored = json.dumps([a.to_json() for a in store.list_articles(source="dtd", limit=None)])
+    stored = json.dumps(
+        [a.to_json("http://127.0.0.1/") for a in store.list_articles(source="dtd", limit=None)]
+    )
     assert "TOP-SECRET" not in stored and "TOP-SECRET" not in (result.error or "")
 
 
@@ -666,6 +668,7 @@ VECTORS: list[tuple[str, str, str]] = [
     ),
 ]
 TITLE_VECTOR = "<b>x</b><script>alert('title')</script>"
+TITLE_TEXT = "xalert('title')"  # the vector once its tag-like parts are gone
 MARKERS = [f"keep {row[2]}" for row in VECTORS]
 
 
@@ -854,6 +857,20 @@ def assert_page_inert(html: str, where: str) -> None:
     assert not RAW_PAGE_LIVE_TAG.search(html), where
 
 
+JSON_LD = re.compile(r'<script type="application/ld\+json">([^<]*)</script>')
+CANONICAL = re.compile(r'<link rel="canonical" href="([^"]*)">')
+
+
+def assert_story_page_inert(html: str, where: str) -> None:
+    """A story page: one JSON-LD data block that parses, a canonical http(s) link, and
+    otherwise nothing beyond what every page may hold."""
+    (data,) = JSON_LD.findall(html)
+    assert json.loads(data)["@type"] == "NewsArticle", where
+    (canonical,) = CANONICAL.findall(html)
+    assert is_http(markupsafe.Markup(canonical).unescape()), (where, canonical)
+    assert_page_inert(CANONICAL.sub("", JSON_LD.sub("", html)), where)
+
+
 def assert_strict_csp(response: TestResponse, where: str) -> None:
     policy = response.headers.get("Content-Security-Policy", "")
     directives = {
@@ -1009,10 +1026,12 @@ def test_hostile_markup_never_goes_live(
     titles = {a.guid: a.title for a in evil}
     assert titles["urn:atom:titles"] == "x"
     assert titles["urn:atom:xhtml"] == "xhtml"
-    # Markup in a plain-text title is the title's text: shown, never interpreted.
-    assert titles["rss-title"] == titles["urn:atom:plain-title"] == TITLE_VECTOR
+    # Tag-like text in a plain-text title is dropped too (issue 10 §5): a reader
+    # that renders RSS titles as HTML has nothing to run, a validator nothing to flag.
+    assert titles["rss-title"] == titles["urn:atom:plain-title"] == TITLE_TEXT
     all_json = json.loads(get_ok(client, "/feeds/all.json").data)
-    assert TITLE_VECTOR in [item["title"] for item in all_json["items"]]
+    assert TITLE_TEXT in [item["title"] for item in all_json["items"]]
+    assert not any("<" in a.title for a in evil)
 
     pages = [
         "/",
@@ -1024,7 +1043,12 @@ def test_hostile_markup_never_goes_live(
         assert response.mimetype == "text/html"
         assert_strict_csp(response, page)
         assert_page_inert(response.get_data(as_text=True), page)
-    assert str(markupsafe.escape(TITLE_VECTOR)) in get_ok(client, "/desks/nym").get_data(True)
+    assert str(markupsafe.escape(TITLE_TEXT)) in get_ok(client, "/desks/nym").get_data(True)
+    for article in evil:  # every story's own page: its JSON-LD and metadata hold nothing live
+        where = f"/articles/{article.id}"
+        response = get_ok(client, where)
+        assert_strict_csp(response, where)
+        assert_story_page_inert(response.get_data(as_text=True), where)
 
     _admin_login(client)
     admin_pages = ["/admin/", *(f"/admin/sources/{s}" for s in catalog.sources if "evil" in s)]
@@ -1293,7 +1317,8 @@ def test_bad_identity_gives_no_duplicates_and_stable_ids(
     # (what the source serves, how many new articles that may make)
     versions = [
         ("all", everything, 5),  # six items, one guid twice: five articles
-        ("all again", everything.replace(b"<title>Hostile", b"<title>Hostile again"), 0),
+        # another body (so it is parsed again), the same items and the same feed title
+        ("all again", everything.replace(b"<description>d<", b"<description>d again<"), 0),
         ("dropped", rss(LATE), 1),
         (
             "re-listed",

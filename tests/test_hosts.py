@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from feedsvc.catalog import load_catalog
-from feedsvc.config import Settings, load_settings
+from feedsvc.config import Settings, default_base_url, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.publish import Publisher
 from feedsvc.store import Store
@@ -28,6 +28,13 @@ def test_links_follow_an_allowed_host_only(settings: Settings, published: Store)
     feed = json.loads(response.data)
     assert feed["feed_url"] == "https://news.example:8443/feeds/all.json"
     assert "feedsvc.invalid" not in response.get_data(as_text=True)
+    # a wire story's link is its page, on the same checked host as every other link
+    assert {item["url"] for item in feed["items"]} == {
+        f"https://news.example:8443/articles/{a.id}" for a in published.list_articles()
+    }
+    story = feed["items"][0]["url"].removeprefix("https://news.example:8443")
+    page = client.get(story, base_url="https://news.example:8443")
+    assert 'rel="canonical" href="https://news.example:8443/articles/' in page.get_data(True)
     for host in ('evil"><script>', "other.example", "news.example", "news.example:8444"):
         refused = client.get("/feeds/all.json", headers={"Host": host})
         assert refused.status_code == 400, host
@@ -155,3 +162,25 @@ def test_a_base_url_with_allowed_hosts_still_refuses_other_hosts(settings: Setti
         assert policy.base_for(environ) == "https://feeds.example.org/", host
     assert policy.base_for({"HTTP_HOST": "other.example", "wsgi.url_scheme": "http"}) is None
     assert policy.bases == {"https://feeds.example.org/"}
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "base_url", "expected"),
+    [
+        ("127.0.0.1", 8000, None, "http://127.0.0.1:8000/"),
+        ("0.0.0.0", 8080, None, "http://127.0.0.1:8080/"),
+        ("::", 80, None, "http://127.0.0.1:80/"),
+        ("news.example", 8000, None, "http://news.example:8000/"),
+        ("2001:db8::1", 8000, None, "http://[2001:db8::1]:8000/"),
+        ("0.0.0.0", 8000, "https://n.example/", "https://n.example/"),
+    ],
+)
+def test_links_made_outside_a_request_use_the_base_a_hostless_request_gets(
+    host: str, port: int, base_url: str | None, expected: str
+) -> None:
+    """``feedsvc articles --json`` and the web tier agree on where a story's page is."""
+    settings = Settings(host=host, port=port, base_url=base_url)
+    assert default_base_url(settings) == expected
+    policy = HostPolicy(settings)
+    assert policy.default_base == expected
+    assert policy.base_for({"wsgi.url_scheme": "http"}) == expected

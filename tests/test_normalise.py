@@ -6,16 +6,19 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedsvc.catalog import load_catalog
 from feedsvc.errors import ConfigError, ParseError
-from feedsvc.model import Desk, RawItem, Source, Topic
+from feedsvc.model import Desk, Origin, RawItem, Source, Topic
 from feedsvc.normalise import (
     article_guid,
     article_id,
+    bounded_html,
     canonical_url,
     desk_for,
     fingerprint,
@@ -24,10 +27,13 @@ from feedsvc.normalise import (
     normalise_language,
     plain_text,
     sanitise_html,
-    summarise,
+    text_blocks,
     to_utc,
 )
+from feedsvc.text import AUTHOR_LIMIT, CONTENT_LIMIT, CORRECTION_LIMIT, SUMMARY_LIMIT, TITLE_LIMIT
+from feedsvc.wire import read_wire
 
+ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://site.example/news/story.html"
 NOW = datetime(2025, 7, 1, 12, 0, 0, tzinfo=UTC)
 REL = 'rel="noopener noreferrer"'
@@ -323,32 +329,6 @@ def test_plain_text(text: str | None, is_html: bool, expected: str) -> None:
     assert plain_text(text, is_html) == expected
 
 
-# --------------------------------------------------------------------------- summarise
-
-SUMMARISE_ROWS = [
-    ("summary preferred", "Short summary.", "Long content", 300, "Short summary."),
-    ("content when no summary", "", "The content.", 300, "The content."),
-    ("content when summary blank", " ", "The content.", 300, "The content."),
-    ("nothing", "", "", 300, ""),
-    ("exact fit not cut", "abcde fghij", "", 11, "abcde fghij"),
-    ("cut at word boundary", "alpha beta gamma delta", "", 12, "alpha beta…"),
-    ("cut where a space falls", "alpha beta gamma", "", 11, "alpha beta…"),
-    ("one long word hard cut", "abcdefghijklmnop", "", 6, "abcde…"),
-    ("trailing punctuation trimmed", "alpha, beta gamma", "", 9, "alpha…"),
-]
-
-
-@pytest.mark.parametrize(
-    ("summary", "content", "limit", "expected"),
-    [row[1:] for row in SUMMARISE_ROWS],
-    ids=[row[0] for row in SUMMARISE_ROWS],
-)
-def test_summarise(summary: str, content: str, limit: int, expected: str) -> None:
-    result = summarise(summary, content, limit)
-    assert result == expected
-    assert len(result) <= limit
-
-
 # --------------------------------------------------------------------------- to_utc
 
 TO_UTC_ROWS = [
@@ -591,16 +571,19 @@ WIRE_ITEM = RawItem(
 
 
 def test_normalise_wire_item() -> None:
+    """A wire article has no URL of its own (its page is its url) and is the desk's."""
     article = normalise(WIRE_ITEM, WIRE_SOURCE, DESKS, TOPICS, NOW)
-    assert article.to_json() == {
-        "id": article_id("nym-wire", "inbox/nym/2025-06-23-summit.txt"),
+    ident = article_id("nym-wire", "inbox/nym/2025-06-23-summit.txt")
+    assert article.url is None
+    assert article.to_json("https://nym.example/") == {
+        "id": ident,
         "source": "nym-wire",
         "guid": "inbox/nym/2025-06-23-summit.txt",
-        "url": None,
+        "url": f"https://nym.example/articles/{ident}",
         "title": "NATO leaders meet in The Hague",
         "summary": "Leaders discussed defence spending. More talks follow.",
         "content_html": "<p>Leaders discussed defence spending.</p><p>More talks follow.</p>",
-        "author": None,
+        "author": "NYM Desk",
         "desk": "nym",
         "topics": ["security"],
         "published": "2025-06-23T19:09:00Z",
@@ -632,7 +615,7 @@ def test_normalise_feed_item() -> None:
     article = normalise(item, FEED_SOURCE, DESKS, TOPICS, NOW)
     assert article.url == "https://example.org/2025/06/story?id=7"
     assert article.guid == article.url
-    assert article.title == "Storm & <rain>"
+    assert article.title == "Storm &"  # "<rain>" looks like a tag: titles never carry one
     assert article.summary == "Heavy rain expected."
     assert article.content_html == (
         f'<p>Full text <a href="https://example.org/more" {REL}>more</a></p>'
@@ -783,3 +766,172 @@ UNUSABLE_ROWS = [
 def test_normalise_unusable_item(item: RawItem) -> None:
     with pytest.raises(ParseError):
         normalise(item, FEED_SOURCE, DESKS, TOPICS, NOW)
+
+
+# --------------------------------------------------------------------------- summaries of blocks
+
+LEAD_ROWS = [
+    (
+        "a heading ends the lead",
+        "<p>Markets barely moved.</p><h2>Key points</h2>"
+        "<ul><li>Rate held at 4.25 per cent</li></ul>",
+        "Markets barely moved.",
+    ),
+    (
+        "a list is one sentence of its items",
+        "<p>The pact covers:</p><ul><li>crisis management</li><li>cyber security</li></ul>"
+        "<p>Talks go on.</p>",
+        "The pact covers: crisis management; cyber security. Talks go on.",
+    ),
+    ("a heading before any text is skipped", "<h1>Live</h1><p>First words.</p>", "First words."),
+    (
+        "only whole paragraphs that fit",
+        "<p>" + "a" * 200 + ".</p><p>" + "b" * 200 + ".</p>",
+        "a" * 200 + ".",
+    ),
+    ("a first block too long is cut at a word", "<p>" + "word " * 100 + "</p>", None),
+    (
+        "inline tags run on",
+        "<p>Heavy <b>rain</b> <a href='x'>expected</a>.</p>",
+        "Heavy rain expected.",
+    ),
+    ("a line break separates", "<p>One<br>Two</p>", "One Two"),
+]
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"), [row[1:] for row in LEAD_ROWS], ids=[row[0] for row in LEAD_ROWS]
+)
+def test_summary_is_built_from_whole_blocks(html: str, expected: str | None) -> None:
+    article = normalise(replace(WIRE_ITEM, content_html=html), WIRE_SOURCE, DESKS, TOPICS, NOW)
+    assert len(article.summary) <= SUMMARY_LIMIT
+    if expected is None:
+        assert article.summary == ("word " * 60).strip() + "…"
+    else:
+        assert article.summary == expected
+
+
+def test_summaries_of_the_sample_wire_articles_never_glue_a_heading_on() -> None:
+    """Every shipped wire article: its summary is its first paragraphs, each whole."""
+    catalog = load_catalog(ROOT / "feeds")
+    lines = tuple(line for desk in catalog.desks.values() for line in desk.bylines)
+    inbox = sorted((ROOT / "feeds" / "inbox").rglob("*.txt"))
+    assert len(inbox) >= 7
+    for path in inbox:
+        item = read_wire(path.name, path.read_bytes(), lines)
+        article = normalise(item, catalog.sources["nym-wire"], catalog.desks, catalog.topics, NOW)
+        blocks = list(text_blocks(article.content_html))
+        headings = [i for i, (kind, _) in enumerate(blocks) if kind == "heading"]
+        first_heading = headings[0] if headings else len(blocks)
+        lead_texts = [text for kind, text in blocks[:first_heading] if kind == "text"]
+        assert article.summary.startswith(lead_texts[0]), path.name
+        assert all(text not in article.summary for kind, text in blocks if kind == "heading")
+        assert article.summary.endswith((".", "!", "?", "…", '"', "”")), path.name
+    seed = read_wire("seed.txt", (ROOT / "tests" / "wire" / "seed.txt").read_bytes(), lines)
+    summary = normalise(seed, WIRE_SOURCE, DESKS, TOPICS, NOW).summary
+    assert summary == (
+        "The European Union and Canada are set to launch a new phase of their relationship "
+        "with a landmark security and defense partnership, to be formalized at a high-level "
+        "summit in Brussels on Monday. The move reflects both sides' concerns over growing "
+        "global instability and shared strategic interests."
+    )
+
+
+def test_a_sources_summary_is_built_from_its_blocks_too() -> None:
+    item = RawItem(
+        guid="g",
+        title="T",
+        summary_html="<h3>Briefly</h3><p>Rates held.</p><h3>More</h3><p>Later.</p>",
+        content_html="<p>The long story.</p>",
+    )
+    assert normalise(item, FEED_SOURCE, DESKS, TOPICS, NOW).summary == "Rates held."
+
+
+# --------------------------------------------------------------------------- ceilings
+
+
+def test_every_stored_text_has_its_ceiling() -> None:
+    """A giant item keeps its identity and a bounded size, whatever it sent."""
+    giant = RawItem(
+        guid="giant",
+        url="https://example.org/giant",
+        title="T" * 200 + " " + "<b>x</b>" * 1_000_000,
+        title_html=True,
+        summary_html="<p>" + "summary " * 100_000 + "</p>",
+        content_html="<p>" + "content &amp; " * 500_000 + "</p>" * 3 + "<p>tail</p>",
+        author="A" * 150 + " " + "B" * 10_000,
+        correction=None,
+    )
+    article = normalise(giant, FEED_SOURCE, DESKS, TOPICS, NOW)
+    assert len(article.title) <= TITLE_LIMIT and article.title.startswith("T" * 200)
+    assert article.author is not None and len(article.author) <= AUTHOR_LIMIT
+    assert len(article.summary) <= SUMMARY_LIMIT
+    assert CONTENT_LIMIT - 1024 < len(article.content_html.encode()) <= CONTENT_LIMIT
+    assert article.content_html.startswith("<p>content &amp; content &amp; ")
+    assert article.content_html.endswith("</p><p>…</p>")
+    assert sanitise_html(article.content_html, None) == article.content_html  # still whole
+    wire = replace(WIRE_ITEM, correction="Fixed. " * 1000)
+    corrected = normalise(wire, WIRE_SOURCE, DESKS, TOPICS, NOW)
+    assert corrected.correction is not None and len(corrected.correction) <= CORRECTION_LIMIT
+
+
+def test_content_is_cut_between_elements_and_closed() -> None:
+    html = "".join(f"<p><b>paragraph {n}</b> text</p>" for n in range(100))
+    cut = bounded_html(html, 500)
+    assert len(cut.encode()) <= 500 and cut.endswith("<p>…</p>")
+    assert cut.startswith("<p><b>paragraph 0</b> text</p>")
+    assert sanitise_html(cut, None) == cut
+    one_paragraph = "<p>" + "words &amp; more " * 1000 + "</p>"
+    cut = bounded_html(one_paragraph, 600)  # cut inside the text, never inside "&amp;"
+    assert 500 < len(cut.encode()) <= 600 and sanitise_html(cut, None) == cut
+    deep = "<blockquote>" * 300 + "x" * 2000 + "</blockquote>" * 300
+    assert len(bounded_html(sanitise_html(deep, None), 1000).encode()) <= 1000
+    assert bounded_html("<p>short</p>", 500) == "<p>short</p>"
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+def test_credit_goes_to_the_author_else_the_desk_else_the_feed() -> None:
+    own = normalise(replace(WIRE_ITEM, author="Jane Doe"), WIRE_SOURCE, DESKS, TOPICS, NOW)
+    assert own.author == "Jane Doe"
+    assert normalise(WIRE_ITEM, WIRE_SOURCE, DESKS, TOPICS, NOW).author == "NYM Desk"
+    # no desk line: the source's desk, by its title
+    desk_less = normalise(replace(WIRE_ITEM, byline=None), WIRE_SOURCE, DESKS, TOPICS, NOW)
+    assert desk_less.author == "World"
+    upstream = Origin(title="Upstream <i>Daily</i>", link="https://up.example/", id="urn:up")
+    item = RawItem(guid="g", title="T", content_html="<p>x</p>", origin=upstream)
+    assert normalise(item, FEED_SOURCE, DESKS, TOPICS, NOW).author == "Upstream Daily"
+    no_title = replace(item, origin=Origin(link="https://up.example/"))
+    titled = replace(FEED_SOURCE, title="World RSS")
+    assert normalise(no_title, titled, DESKS, TOPICS, NOW).author == "World RSS"
+    assert normalise(no_title, FEED_SOURCE, DESKS, TOPICS, NOW).author == "world-rss"
+    for article in (own, desk_less, normalise(no_title, FEED_SOURCE, DESKS, TOPICS, NOW)):
+        assert article.author != "feedsvc"
+
+
+def test_origin_is_kept_for_feed_items_with_checked_links() -> None:
+    origin = Origin(title="Up <b>News</b>", link="javascript:alert(1)", id="urn:up:feed")
+    item = RawItem(guid="g", title="T", content_html="<p>x</p>", origin=origin)
+    article = normalise(item, FEED_SOURCE, DESKS, TOPICS, NOW)
+    assert article.origin == Origin(title="Up News", link=None, id="urn:up:feed")
+    changed = normalise(
+        replace(item, origin=replace(origin, title="Other")), FEED_SOURCE, DESKS, TOPICS, NOW
+    )
+    assert changed.fingerprint != article.fingerprint  # atom:source is seen by readers
+    wire = normalise(replace(WIRE_ITEM, origin=origin), WIRE_SOURCE, DESKS, TOPICS, NOW)
+    assert wire.origin is None  # the newsroom's own story has no upstream feed
+
+
+def test_correction_is_plain_text_and_part_of_the_fingerprint() -> None:
+    plain = normalise(WIRE_ITEM, WIRE_SOURCE, DESKS, TOPICS, NOW)
+    noted = normalise(
+        replace(WIRE_ITEM, correction="  An earlier   version <b>erred</b>. "),
+        WIRE_SOURCE,
+        DESKS,
+        TOPICS,
+        NOW,
+    )
+    assert plain.correction is None
+    assert noted.correction == "An earlier version <b>erred</b>."  # text, escaped when shown
+    assert noted.fingerprint != plain.fingerprint

@@ -57,9 +57,11 @@ def _document(name: str, expected: dict[str, Any]) -> Document:
 
 
 def _jsonable(value: object) -> object:
-    """A RawItem field in the corpus's notation: ISO times, lists for tuples, dicts for records."""
+    """A RawItem field in the corpus's notation: ISO times, lists for tuples, records as dicts."""
     if isinstance(value, datetime):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return [_jsonable(part) for part in value]
     if isinstance(value, Enclosure):

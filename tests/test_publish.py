@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from datetime import datetime, timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import feedparser
@@ -12,12 +14,16 @@ import pytest
 
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
-from feedsvc.fetch import Fetcher
+from feedsvc.fetch import AddressPolicy, Fetcher
+from feedsvc.model import Source
 from feedsvc.publish import Publisher, write_if_changed
 from feedsvc.refresh import fetch_and_store
 from feedsvc.render import entry_id
 from feedsvc.store import Store
+from feedsvc.text import AUTHOR_LIMIT, CONTENT_LIMIT, CORRECTION_LIMIT, SUMMARY_LIMIT, TITLE_LIMIT
+from feedsvc.urls import MAX_URL_LENGTH
 from inbox_support import settle
+from servers import LoopbackServer, Reply
 
 BASE = "https://news.example/"
 
@@ -109,11 +115,14 @@ def test_published_xml_parses_back_to_the_stored_articles(
     for entry, article in zip(parsed.entries, stored, strict=True):
         assert entry.id == entry_id(article)
         assert entry.title == article.title
-        assert entry.get("link") == article.url or article.url is None
+        assert entry.get("link") == article.link(BASE)  # a wire story's page
         assert entry.summary == article.summary
         assert entry.content[0].value == article.content_html
         published_at = entry.published_parsed
-        assert datetime(*published_at[:6]).isoformat() + "Z" == article.to_json()["published"]
+        assert datetime(*published_at[:6]).isoformat() + "Z" == article.to_json(BASE)["published"]
+        assert entry.author == article.author == {"nym": "NYM Desk", "europe": "Europe Desk"}[
+            article.desk
+        ]  # the sample's wire articles name no author: their desk is credited
         assert sorted(t.term for t in entry.get("tags", [])) == sorted(article.topics)
 
 
@@ -126,10 +135,11 @@ def test_published_json_matches_the_stored_articles(
     assert [item["id"] for item in feed["items"]] == [entry_id(a) for a in stored]
     for item, article in zip(feed["items"], stored, strict=True):
         assert item["title"] == article.title
+        assert item["url"] == article.to_json(BASE)["url"] == f"{BASE}articles/{article.id}"
         assert item["content_html"] == article.content_html
         assert item["summary"] == article.summary
-        assert item["date_published"] == article.to_json()["published"]
-        assert item["date_modified"] == article.to_json()["updated"]
+        assert item["date_published"] == article.to_json(BASE)["published"]
+        assert item["date_modified"] == article.to_json(BASE)["updated"]
         assert item["tags"] == list(article.topics)
     assert feed["feed_url"] == BASE + "feeds/topics/security.json"
 
@@ -164,3 +174,84 @@ def test_every_exported_file_has_a_gzip_sibling_with_its_mtime(
     assert (
         lost.stat().st_mtime_ns == source_stamp == (out / "feeds" / "all.atom").stat().st_mtime_ns
     )
+
+
+def _giant_feed(scale: int) -> bytes:
+    """Three items, each giant in another text; ``scale`` only makes the giants bigger."""
+    words = "Word " * (60_000 * scale)  # spaces, so a cut can fall between words
+    items = [
+        ("title", f"<title>{words}</title><description>d</description>"),
+        (
+            "author",
+            f"<title>Author</title><dc:creator>{words}</dc:creator>"
+            f"<description>&lt;p&gt;{words}&lt;/p&gt;</description>"
+            f"<content:encoded>&lt;p&gt;short&lt;/p&gt;</content:encoded>",
+        ),
+        (
+            "content",
+            f"<title>Content</title><description>&lt;p&gt;{words * 3}&lt;/p&gt;</description>",
+        ),
+    ]
+    body = "".join(
+        f"<item><guid isPermaLink='false'>{guid}</guid>{inner}"
+        "<pubDate>Mon, 23 Jun 2025 19:09:00 +0000</pubDate></item>"
+        for guid, inner in items
+    )
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0' "
+        "xmlns:dc='http://purl.org/dc/elements/1.1/' "
+        "xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>"
+        f"<title>Giants</title><link>https://giants.example/</link><description>d</description>"
+        f"{body}</channel></rss>"
+    ).encode()
+
+
+def feed_bound(entries: int) -> int:
+    """The most bytes a published feed of ``entries`` entries can take, from the ceilings.
+
+    Every short text at 4 UTF-8 bytes per character and escaped twice over
+    (RSS's HTML-escaped description in XML: "&" becomes "&amp;amp;"), the
+    content at 5 bytes per byte ("&" in XML), and generous room for the markup.
+    """
+    short = TITLE_LIMIT + AUTHOR_LIMIT + 2 * SUMMARY_LIMIT + 2 * CORRECTION_LIMIT
+    links = 5 * MAX_URL_LENGTH + 1024  # link, guid or id, atom:source id and link; a guid hash
+    per_entry = 9 * 4 * (short + links) + 5 * CONTENT_LIMIT + 4096
+    return 16 * 1024 + entries * per_entry
+
+
+def test_giant_items_cannot_grow_a_feed_past_its_bound(
+    store: Store, settings: Settings, now: datetime
+) -> None:
+    """Issue 10 §5: giant texts in, every feed under its bound, and no bigger for bigger giants."""
+    catalog = load_catalog(settings.feeds_dir)
+    source = Source(
+        id="giants", kind="feed", desk="nym", every=timedelta(minutes=5), url="http://x/"
+    )
+    catalog = dataclasses.replace(catalog, sources={**catalog.sources, source.id: source})
+    fetcher = Fetcher(AddressPolicy(allow_networks=(ip_network("127.0.0.0/8"),)))
+    published: list[dict[str, bytes]] = []
+    with LoopbackServer() as server:
+        source = dataclasses.replace(source, url=server.url("/feed"))
+        catalog = dataclasses.replace(catalog, sources={**catalog.sources, source.id: source})
+        store.sync_sources(catalog.sources.values(), now)
+        for scale in (1, 2):
+            body = _giant_feed(scale)
+            assert len(body) > 1_500_000 * scale
+            server.route("/feed", Reply(body=body))
+            result = fetch_and_store(source, catalog, store, fetcher.fetch, now)
+            assert result.ok and result.new + result.unchanged == 3, result
+            Publisher(store, catalog, base_url=BASE, feed_size=50).publish(None, now)
+            published.append({path: body for path, (body, _, _) in bodies(store).items()})
+    for path, body in published[0].items():
+        if path.endswith((".rss", ".atom", ".json")):
+            entries = body.count(b"<item>") + body.count(b"<entry") + body.count(b'"id":"') - (
+                1 if path.endswith(".json") else 0
+            )
+            assert len(body) <= feed_bound(max(entries, 0)), path
+    assert published[1] == published[0]  # bigger giants, the same bytes
+    giants = {a.guid: a for a in store.list_articles(source="giants")}
+    assert len(giants["title"].title) <= TITLE_LIMIT
+    assert giants["author"].author is not None and len(giants["author"].author) <= AUTHOR_LIMIT
+    assert CONTENT_LIMIT - 1024 < len(giants["content"].content_html.encode()) <= CONTENT_LIMIT
+    sizes = {path: len(body) for path, body in published[0].items()}
+    assert CONTENT_LIMIT < sizes["feeds/all.json"] < 2 * CONTENT_LIMIT  # the content, bounded

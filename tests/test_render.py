@@ -31,7 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc.errors import NotFound
-from feedsvc.model import Article
+from feedsvc.model import Article, Origin
 from feedsvc.render import (
     EPOCH,
     FEED_AUTHOR,
@@ -47,6 +47,7 @@ from feedsvc.render import (
     render_json,
     render_rss,
     ttl_minutes,
+    with_correction,
 )
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -55,6 +56,7 @@ BASE = "https://news.example/"
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
+DCTERMS = "{http://purl.org/dc/terms/}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 SPEC = FeedSpec(
@@ -68,7 +70,8 @@ SPEC = FeedSpec(
 
 SOURCE_TITLES = {"nym-wire": "NYM Wire", "world-rss": "World News"}
 
-# The guid is the article's URL: a permalink, used as the id everywhere.
+# The guid is the article's URL: a permalink, used as the id everywhere. A
+# third-party story: its origin is the upstream feed, named by atom:source.
 PERMALINK = Article(
     id="3f1c2a9b8d7e6f5a4b3c2d1e",
     source="world-rss",
@@ -83,9 +86,15 @@ PERMALINK = Article(
     published=datetime(2025, 6, 23, 19, 9, tzinfo=UTC),
     updated=datetime(2025, 6, 23, 19, 30, tzinfo=UTC),
     language="en",
+    origin=Origin(
+        title="World News",
+        link="https://world.example.org/",
+        id="https://world.example.org/feed.rss",
+    ),
 )
 
-# No URL at all (a wire article): a URN id, no link; updated has microseconds.
+# No URL at all (a wire article): a URN id, its page as link; updated has
+# microseconds; a correction note ends its content.
 NO_URL = Article(
     id="0a1b2c3d4e5f60718293a4b5",
     source="nym-wire",
@@ -100,10 +109,12 @@ NO_URL = Article(
     published=datetime(2025, 6, 23, 15, 0, tzinfo=UTC),
     updated=datetime(2025, 6, 23, 15, 5, 30, 123456, tzinfo=UTC),
     language=None,
+    correction="An earlier version misnamed the Council's president.",
 )
 
-# Non-ASCII text, HTML with entities, no author, a URL that is not the guid,
-# a source without a known title, and times given in a +02:00 zone.
+# Non-ASCII text, HTML with entities, no author (a row stored before every
+# article had one: its source is credited), a URL that is not the guid, a
+# source without a known title, and times given in a +02:00 zone.
 BRUSSELS = timezone(timedelta(hours=2))
 NON_ASCII = Article(
     id="ffeeddccbbaa998877665544",
@@ -147,6 +158,15 @@ def _utc(moment: datetime) -> datetime:
 
 def _rfc3339(moment: datetime) -> str:
     return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _author(article: Article) -> str:
+    """Who an entry credits: the article's author, else (an old row) its source."""
+    return article.author or SOURCE_TITLES.get(article.source, article.source)
+
+
+def _content(article: Article) -> str:
+    return with_correction(article.content_html, article.correction)
 
 
 # --------------------------------------------------------------------------- golden
@@ -228,12 +248,50 @@ def test_every_format_gives_an_article_the_same_id_link_and_dates() -> None:
     for r, a, j in zip(rss, atom, items, strict=True):
         assert r.id == a.id == j["id"]
         atom_links = [link.href for link in a.get("links", []) if link.rel == "alternate"]
-        assert ([r.link] if r.get("link") else []) == atom_links
-        assert ([j["url"]] if "url" in j else []) == atom_links
+        assert [r.link] == [j["url"]] == atom_links
         published = _moment(r.published_parsed)
         assert published == _moment(a.published_parsed)
         assert _rfc3339(published) == j["date_published"]
         assert _rfc3339(_moment(a.updated_parsed)) == j["date_modified"]
+        assert _moment(r.updated_parsed) == _moment(a.updated_parsed)
+
+
+def test_a_story_without_a_url_links_to_its_page_and_keeps_its_urn() -> None:
+    """Wire stories: every format links to /articles/<id>; the id is not the link."""
+    page = BASE + "articles/" + NO_URL.id
+    assert NO_URL.link(BASE) == page and PERMALINK.link(BASE) == PERMALINK.url
+    item = ET.fromstring(render_rss(SPEC, [NO_URL], BASE)).find("channel/item")
+    assert item is not None
+    assert item.findtext("link") == page
+    guid = item.find("guid")
+    assert guid is not None and guid.get("isPermaLink") == "false"
+    assert guid.text == "urn:feedsvc:article:" + NO_URL.id
+    entry = ET.fromstring(render_atom(SPEC, [NO_URL], BASE)).find(ATOM + "entry")
+    assert entry is not None
+    assert [(x.get("rel"), x.get("href")) for x in entry.findall(ATOM + "link")] == [
+        ("alternate", page)
+    ]
+    assert entry.findtext(ATOM + "id") == guid.text
+    assert json.loads(render_json(SPEC, [NO_URL], BASE))["items"][0]["url"] == page
+
+
+def test_no_entry_is_credited_to_the_service() -> None:
+    for fmt in ("rss", "atom"):
+        entries = _parse(render(SPEC, ARTICLES, BASE, fmt, SOURCE_TITLES)).entries
+        for entry, article in zip(entries, ARTICLES, strict=True):
+            assert entry.author == _author(article) != FEED_AUTHOR
+    for item in json.loads(render_json(SPEC, ARTICLES, BASE, SOURCE_TITLES))["items"]:
+        assert FEED_AUTHOR not in [author["name"] for author in item["authors"]]
+
+
+def test_correction_ends_the_content_in_every_format() -> None:
+    note = "<p><strong>Correction:</strong> An earlier version misnamed the Council's president."
+    rss, atom = (_parse(render(SPEC, [NO_URL], BASE, fmt)).entries[0] for fmt in ("rss", "atom"))
+    item = json.loads(render_json(SPEC, [NO_URL], BASE))["items"][0]
+    for content in (rss.content[0].value, atom.content[0].value, item["content_html"]):
+        assert content == NO_URL.content_html + "\n" + note + "</p>"
+    escaped = with_correction("", "x < y & <b>z</b>")
+    assert escaped == "<p><strong>Correction:</strong> x &lt; y &amp; &lt;b&gt;z&lt;/b&gt;</p>"
 
 
 # --------------------------------------------------------------------------- round trips
@@ -250,15 +308,16 @@ def test_rss_round_trip() -> None:
     assert len(parsed.entries) == len(ARTICLES)
     for entry, article in zip(parsed.entries, ARTICLES, strict=True):
         assert entry.id == entry_id(article)
-        assert entry.get("link") == article.url
+        assert entry.get("link") == article.link(BASE)
         assert entry.title == article.title
         # description is HTML to RSS readers: the plain summary arrives escaped once.
         assert html.unescape(entry.summary) == article.summary
-        assert entry.content[0].value == article.content_html
+        assert entry.content[0].value == _content(article)
         assert _moment(entry.published_parsed) == _utc(article.published)
+        assert _moment(entry.updated_parsed) == _utc(article.updated)  # dcterms:modified
         assert [tag.term for tag in entry.get("tags", [])] == list(article.topics)
         assert all(tag.scheme == BASE + "topics/" for tag in entry.get("tags", []))
-        assert entry.get("author") == article.author
+        assert entry.get("author") == _author(article)
         assert entry.get("language") == article.language
 
 
@@ -276,21 +335,24 @@ def test_atom_round_trip() -> None:
     for entry, article in zip(parsed.entries, ARTICLES, strict=True):
         assert entry.id == entry_id(article)
         alternates = [link.href for link in entry.get("links", []) if link.rel == "alternate"]
-        assert alternates == ([article.url] if article.url else [])
+        assert alternates == [article.link(BASE)]
         assert entry.title == article.title
         assert entry.title_detail.type == "text/plain"
         assert entry.summary == article.summary
         assert entry.summary_detail.type == "text/plain"
-        assert entry.content[0].value == article.content_html
+        assert entry.content[0].value == _content(article)
         assert entry.content[0].type == "text/html"
         assert entry.content[0].language == (article.language or SPEC.language)
         assert _moment(entry.published_parsed) == _utc(article.published)
         assert _moment(entry.updated_parsed) == _utc(article.updated)
         assert [tag.term for tag in entry.get("tags", [])] == list(article.topics)
-        assert entry.author == (article.author or FEED_AUTHOR)
-        assert entry.source.id == BASE + "sources/" + article.source
-        assert entry.source.title == SOURCE_TITLES.get(article.source, article.source)
-        assert _moment(entry.source.updated_parsed) == _utc(article.updated)
+        assert entry.author == _author(article)
+        if article.origin is None:  # the service's own story, or an origin not known
+            assert "source" not in entry
+        else:  # the upstream feed's own id, title and home page
+            assert entry.source.id == article.origin.id
+            assert entry.source.title == article.origin.title
+            assert entry.source.link == article.origin.link
 
 
 def test_json_round_trip() -> None:
@@ -305,17 +367,16 @@ def test_json_round_trip() -> None:
         # The article model's own JSON dates, once the article is in UTC as stored.
         model = replace(
             article, published=_utc(article.published), updated=_utc(article.updated)
-        ).to_json()
+        ).to_json(BASE)
         assert item["id"] == entry_id(article)
-        assert item.get("url") == article.url
+        assert item["url"] == model["url"] == article.link(BASE)
         assert item["title"] == article.title
         assert item["summary"] == article.summary
-        assert item["content_html"] == article.content_html
+        assert item["content_html"] == _content(article)
         assert item["date_published"] == model["published"]
         assert item["date_modified"] == model["updated"]
         assert item.get("tags", []) == list(article.topics)
-        expected_authors = [{"name": article.author}] if article.author else None
-        assert item.get("authors") == expected_authors
+        assert item["authors"] == [{"name": _author(article)}]
         assert item.get("language") == article.language
 
 
@@ -351,7 +412,11 @@ def test_rss_has_every_required_and_recommended_element() -> None:
         assert item.find(CONTENT + "encoded") is not None
         # RSS <author> must be an e-mail address: names go in dc:creator only.
         assert item.find("author") is None
-        assert item.findtext(DC + "creator") == article.author
+        assert item.findtext(DC + "creator") == _author(article)
+        assert item.findtext(DCTERMS + "modified") == _rfc3339(article.updated)
+    body = render_rss(SPEC, ARTICLES, BASE, SOURCE_TITLES)  # the namespace is declared once
+    assert body.count(b'xmlns:dcterms="http://purl.org/dc/terms/"') == 1
+    assert body.index(b"xmlns:dcterms=") < body.index(b"<channel>")
 
 
 def test_atom_has_every_required_element() -> None:
@@ -380,13 +445,17 @@ def test_atom_has_every_required_element() -> None:
         assert element.findtext(ATOM + "id") == entry_id(article)
         assert element.findtext(ATOM + "title") == article.title
         assert element.findtext(ATOM + "updated")
-        assert element.findtext(f"{ATOM}author/{ATOM}name") == (article.author or FEED_AUTHOR)
+        assert element.findtext(f"{ATOM}author/{ATOM}name") == _author(article)
         assert element.get(XML_LANG) == article.language
         source = element.find(ATOM + "source")
-        assert source is not None
-        assert source.findtext(ATOM + "id")
-        assert source.findtext(ATOM + "title")
-        assert source.findtext(ATOM + "updated")
+        if article.origin is None:
+            assert source is None
+        else:
+            assert source is not None
+            assert source.findtext(ATOM + "id") == article.origin.id
+            assert source.findtext(ATOM + "title") == article.origin.title
+            (home,) = source.findall(ATOM + "link")
+            assert (home.get("rel"), home.get("href")) == ("alternate", article.origin.link)
         for link in element.findall(ATOM + "link"):
             assert link.get("rel") == "alternate"
 
@@ -472,6 +541,7 @@ def test_characters_xml_cannot_carry_are_dropped() -> None:
         content_html="<p>con\x1ftent</p>",
         author="Ann\x08",
         topics=("secu\x02rity",),
+        correction=None,
     )
     for fmt in ("rss", "atom"):
         parsed = _parse(render(SPEC, [dirty], BASE, fmt))
@@ -502,7 +572,9 @@ NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 def test_any_text_gives_well_formed_feeds(
     title: str, summary: str, content: str, author: str | None
 ) -> None:
-    article = replace(NO_URL, title=title, summary=summary, content_html=content, author=author)
+    article = replace(
+        NO_URL, title=title, summary=summary, content_html=content, author=author, correction=None
+    )
     expected_title = NOT_XML.sub("", title).strip() or UNTITLED
     for fmt in ("rss", "atom"):
         root = ET.fromstring(render(SPEC, [article], BASE, fmt))  # raises if not well-formed
@@ -523,6 +595,7 @@ def test_sparse_article_still_renders_valid_feeds() -> None:
         topics=(),
         published=datetime(2025, 6, 1, 12, 0),  # naive: read as UTC
         updated=datetime(2025, 6, 1, 12, 0),
+        correction=None,
     )
     for fmt in ("rss", "atom"):
         parsed = _parse(render(SPEC, [sparse], BASE, fmt))
@@ -534,10 +607,12 @@ def test_sparse_article_still_renders_valid_feeds() -> None:
     item = json.loads(render_json(SPEC, [sparse], BASE))["items"][0]
     assert item == {
         "id": entry_id(sparse),
+        "url": BASE + "articles/" + sparse.id,
         "title": UNTITLED,
         "content_html": "",
         "date_published": "2025-06-01T12:00:00Z",
         "date_modified": "2025-06-01T12:00:00Z",
+        "authors": [{"name": "nym-wire"}],
     }
 
 

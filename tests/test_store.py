@@ -96,6 +96,33 @@ def test_new_then_unchanged_then_updated(wired: Store, now: datetime) -> None:
     assert wired.count_articles() == 2
 
 
+def test_a_rewrite_moves_updated_forward(wired: Store, now: datetime) -> None:
+    """Issue 11 §2: a changed item shows a new update time, its own when it is newer."""
+    wired.save_batch("wire", [make_article(1)], Validators(), 200, now)
+    seen = now + timedelta(minutes=10)
+    same_time = make_article(1, title="Story 1, corrected", fingerprint="fp-1b")
+    wired.save_batch("wire", [same_time], Validators(), 200, seen)
+    (stored,) = wired.list_articles()
+    assert (stored.title, stored.published, stored.updated) == (
+        "Story 1, corrected",
+        T0 + timedelta(minutes=1),
+        seen,  # the source gave no newer time: when the change was seen
+    )
+    own = seen + timedelta(minutes=5)
+    newer = make_article(1, title="Story 1, again", fingerprint="fp-1c", updated=own)
+    wired.save_batch("wire", [newer], Validators(), 200, own + timedelta(hours=1))
+    (stored,) = wired.list_articles()
+    assert stored.updated == own  # the source's own, newer time
+
+
+def test_one_article_by_its_id(wired: Store, now: datetime) -> None:
+    wired.save_batch("wire", [make_article(1), make_article(2)], Validators(), 200, now)
+    found = wired.article("id-2")
+    assert found is not None and found.title == "Story 2" and found.topics == ("security",)
+    assert wired.article("id-3") is None
+    assert wired.article("x" * 10_000) is None
+
+
 def test_validators_are_saved_with_the_batch_only(wired: Store, now: datetime) -> None:
     wired.save_batch(
         "wire", [make_article(1)], Validators('"v1"', "Mon, 23 Jun 2025 19:09:00 GMT"), 200, now

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedsvc.text import error_line, one_line, os_reason, without_controls
+from feedsvc.text import (
+    AUTHOR_LIMIT,
+    CONTENT_LIMIT,
+    CORRECTION_LIMIT,
+    SUMMARY_LIMIT,
+    TITLE_LIMIT,
+    error_line,
+    one_line,
+    os_reason,
+    shortened,
+    without_controls,
+    without_markup,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +66,57 @@ def test_os_reason_is_the_system_message() -> None:
 def test_without_controls_keeps_layout_and_drops_the_rest() -> None:
     text = "a\r\nb\rc\td\x00e\x85f\x7fg\ud800h\u200bi"
     assert without_controls(text) == "a\nb\nc\tdefgh\u200bi"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Plain title", "Plain title"),
+        ("<b>Bold</b> move", "Bold move"),
+        ("x<script>alert(1)</script>", "xalert(1)"),
+        ("<scr<b>ipt>alert(1)</script>", "alert(1)"),  # pieces never join into a tag
+        ("Photo <img src=x onerror=alert(1)", "Photo "),  # unclosed, to the end
+        ("<!-- note -->Title<?php x ?>", "Title"),
+        ("a < b and 3<4, <3 and <> too", "a < b and 3<4, <3 and <> too"),
+        ("Q&A: rates > 4%", "Q&A: rates > 4%"),
+    ],
+)
+def test_without_markup(text: str, expected: str) -> None:
+    assert without_markup(text) == expected
+
+
+@given(st.text())
+def test_without_markup_leaves_nothing_an_html_parser_takes_for_markup(text: str) -> None:
+    cleaned = without_markup(text)
+    assert re.search(r"<[A-Za-z/!?]", cleaned) is None
+    assert without_markup(cleaned) == cleaned
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("", 5, ""),
+        ("abcde fghij", 11, "abcde fghij"),  # an exact fit is not cut
+        ("alpha beta gamma", 11, "alpha beta…"),  # cut where a space falls
+        ("alpha beta gamma delta", 12, "alpha beta…"),
+        ("abcdefghijklmnop", 6, "abcde…"),
+        ("alpha, beta gamma", 9, "alpha…"),
+    ],
+)
+def test_shortened(text: str, limit: int, expected: str) -> None:
+    assert shortened(text, limit) == expected
+    assert len(shortened(text, limit)) <= limit
+
+
+def test_ceilings_are_the_documented_ones() -> None:
+    """The README's "Text ceilings" table states these numbers; change both together."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name, value in (
+        ("title", TITLE_LIMIT),
+        ("author", AUTHOR_LIMIT),
+        ("summary", SUMMARY_LIMIT),
+        ("correction", CORRECTION_LIMIT),
+    ):
+        assert f"| {name} | {value:,} characters |" in readme, name
+    assert f"| content | {CONTENT_LIMIT // 1024} KiB of HTML (UTF-8) |" in readme

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 from lxml import etree
 
-from feedsvc.render import entry_id
+from feedsvc.render import entry_id, render
 from feedsvc.store import Store
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -159,3 +159,16 @@ def test_a_second_strict_reader_accepts_every_feed(published: Store) -> None:
         else:
             continue
         assert ids and ids <= expected, path
+
+
+def test_every_story_field_keeps_the_feeds_valid() -> None:
+    """atom:source of an upstream feed, a correction, page links, dcterms:modified: still valid."""
+    from test_render import ARTICLES, BASE, SOURCE_TITLES, SPEC
+
+    assert any(a.origin for a in ARTICLES) and any(a.correction for a in ARTICLES)
+    assert any(a.url is None for a in ARTICLES)
+    assert atom_errors(render(SPEC, ARTICLES, BASE, "atom", SOURCE_TITLES)) == []
+    assert json_feed_errors(render(SPEC, ARTICLES, BASE, "json", SOURCE_TITLES)) == []
+    rss = render(SPEC, ARTICLES, BASE, "rss", SOURCE_TITLES)
+    assert rss_errors(rss) == []
+    assert len(atoma.parse_rss_bytes(rss).items) == len(ARTICLES)

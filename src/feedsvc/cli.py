@@ -22,7 +22,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.catalog import format_interval, load_catalog
-from feedsvc.config import MAX_WORKERS, Settings, listen_host, load_settings
+from feedsvc.config import MAX_WORKERS, Settings, default_base_url, listen_host, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.model import Catalog, Touched
@@ -196,9 +196,10 @@ def articles(
 ) -> None:
     """List stored articles, newest first."""
     found = env.store.list_articles(desk=desk, topic=topic, source=source, limit=limit)
+    base = default_base_url(env.settings)  # a wire story's url is its page there
     for article in found:
         if as_json:
-            click.echo(json.dumps(article.to_json(), ensure_ascii=False))
+            click.echo(json.dumps(article.to_json(base), ensure_ascii=False))
         else:
             stamp = article.published.strftime("%Y-%m-%d %H:%M")
             topics = ",".join(article.topics) or "-"

@@ -184,6 +184,23 @@ def _allowed_hosts(value: str | None) -> tuple[str, ...]:
     return tuple(hosts)
 
 
+def default_base_url(settings: Settings) -> str:
+    """The base of links made outside a request (``feedsvc articles --json``).
+
+    ``FEEDSVC_BASE_URL`` when set, else the address the server is started on,
+    as a request that names no ``Host`` gets it (``web.hosts``): a loopback or
+    unspecified address is reached as ``127.0.0.1``.
+    """
+    if settings.base_url:
+        return settings.base_url
+    host = settings.host
+    if host in {"0.0.0.0", "::", "127.0.0.1", "::1", "localhost"}:
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/"
+
+
 def listen_host(value: str | None, where: str = "FEEDSVC_HOST") -> str:
     """The address to listen on: an IP address or a host name, without a port."""
     if value is None:

@@ -18,7 +18,9 @@ from feedsvc.normalise import normalise
 from feedsvc.parse import parse_feed
 from feedsvc.wire import read_wire
 
-RULES_VERSION = "2"  # bump when parsing or normalising changes what a body yields
+RULES_VERSION = "3"  # bump when parsing or normalising changes what a body yields
+# 2: media (enclosures, lead image), JSON Feed sources
+# 3: attribution, summaries of whole blocks, text ceilings, origin, corrections
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +38,29 @@ def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> P
             feed = parse_feed(document)  # ParseError: the whole source failed
             items.extend(feed.items)
             problems.extend(feed.problems)
+            problems.extend(_item_problems(feed.items, document.name))
         return Parsed(tuple(items), tuple(problems))
     wire_items: list[RawItem] = []
     wire_problems: list[str] = list(fetched.problems)
     known_bylines = tuple(bylines)
     for document in fetched.documents:
         try:
-            wire_items.append(read_wire(document.name, document.content, known_bylines))
+            item = read_wire(document.name, document.content, known_bylines)
         except ParseError as exc:
             wire_problems.append(f"{document.name}: {exc}")
+            continue
+        wire_items.append(item)
+        wire_problems.extend(_item_problems((item,), document.name))
     return Parsed(tuple(wire_items), tuple(wire_problems))
+
+
+def _item_problems(items: Iterable[RawItem], where: str) -> list[str]:
+    """What was wrong with items that are still stored, each named by file or guid."""
+    return [
+        f"{item.guid or where}: {problem}"
+        for item in items
+        for problem in item.problems
+    ]
 
 
 def normalise_all(

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
 from feedsvc.dates import format_utc
+from feedsvc.urls import story_page_url
 
 SourceKind = Literal["feed", "files"]
 
@@ -200,11 +201,12 @@ class RawItem:
     updated: datetime | None = None
     language: str | None = None
     base_url: str | None = None
-    origin_title: str | None = None
-    origin_url: str | None = None
+    origin: Origin | None = None
+    """The upstream feed: the item's own ``<source>`` when it names one, else the feed read."""
     enclosures: tuple[Enclosure, ...] = ()
     image: str | None = None
     correction: str | None = None
+    """A wire article's ``Correction :`` line: a note shown with the story."""
     problems: tuple[str, ...] = ()
     """What was wrong with this item but did not stop it (an unreadable date line)."""
 
@@ -263,9 +265,17 @@ class Article:
     origin: Origin | None = None
     retracted: Retraction | None = None
 
-    def to_json(self) -> dict[str, object]:
+    def link(self, base_url: str) -> str:
+        """Where readers go for this story: its own URL, else its page on the service.
+
+        A story without a URL of its own (every wire article) is published at
+        ``<base>articles/<id>``; ``base_url`` is the public base the output is for.
+        """
+        return self.url or story_page_url(base_url, self.id)
+
+    def to_json(self, base_url: str) -> dict[str, object]:
         """The contract's article JSON (``feedsvc articles --json``, the admin API)."""
-        return ArticleJson.model_validate(self).model_dump(mode="json")
+        return ArticleJson.of(self, base_url).model_dump(mode="json")
 
 
 UtcTime = Annotated[
@@ -302,6 +312,11 @@ class ArticleJson(BaseModel):
     enclosures: list[EnclosureJson]
     image: str | None
     retracted: RetractionJson | None
+
+    @classmethod
+    def of(cls, article: Article, base_url: str) -> ArticleJson:
+        """The article's JSON, ``url`` its link on ``base_url`` (``Article.link``)."""
+        return cls.model_validate(article).model_copy(update={"url": article.link(base_url)})
 
 
 class EnclosureJson(BaseModel):
@@ -418,7 +433,7 @@ class SourceResult:
             if self.merged:
                 text += f", {self.merged} merged with other sources"
         if self.problems:
-            text += f"; {len(self.problems)} skipped: " + "; ".join(self.problems)
+            text += f"; {len(self.problems)} problems: " + "; ".join(self.problems)
         return text
 
 

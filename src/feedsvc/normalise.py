@@ -2,12 +2,12 @@
 
 Scope: everything between parsing and storing that decides what a reader sees
 and how an item is identified: HTML sanitising, plain text, summaries, which
-dates an item has, guid and id, desk and topics, and the fingerprint that lets
-the store skip unchanged items. The rules for links (``feedsvc.urls``), for
-dates (``feedsvc.dates``) and for media (``feedsvc.media``) have their own
-modules; this one applies them. Every
-function here is pure: no I/O, no clock (``now`` is an argument), no global
-mutable state.
+dates an item has, guid and id, who is credited, and the fingerprint that lets
+the store skip unchanged items. The rules for links (``feedsvc.urls``), dates
+(``feedsvc.dates``), media (``feedsvc.media``), text ceilings
+(``feedsvc.text``) and desks, topics and languages (``feedsvc.classify``) have
+their own modules; this one applies them. Every function here is pure: no I/O,
+no clock (``now`` is an argument), no global mutable state.
 """
 
 from __future__ import annotations
@@ -15,32 +15,46 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 from html import unescape
 
 import nh3
 
+from feedsvc.classify import desk_for, match_topics, normalise_language
 from feedsvc.dates import plausible, to_utc
 from feedsvc.errors import ParseError
 from feedsvc.media import clean_enclosures, lead_image
-from feedsvc.model import Article, Desk, Enclosure, RawItem, Source, Topic
-from feedsvc.text import without_controls
-from feedsvc.urls import canonical_url, content_url, resolved_base
+from feedsvc.model import Article, Desk, Origin, RawItem, Source, Topic
+from feedsvc.text import (
+    AUTHOR_LIMIT,
+    CONTENT_LIMIT,
+    CORRECTION_LIMIT,
+    RAW_CONTENT_LIMIT,
+    RAW_TEXT_LIMIT,
+    SUMMARY_LIMIT,
+    TITLE_LIMIT,
+    shortened,
+    without_controls,
+    without_markup,
+)
+from feedsvc.urls import MAX_URL_LENGTH, canonical_url, content_url, resolved_base
 
 __all__ = [
     "article_guid",
     "article_id",
     "canonical_url",
+    "credited_author",
     "desk_for",
     "fingerprint",
+    "lead",
     "match_topics",
     "normalise",
     "normalise_language",
     "plain_text",
     "sanitise_html",
-    "summarise",
+    "text_blocks",
     "to_utc",
 ]
 
@@ -48,9 +62,6 @@ __all__ = [
 # a database key, and PostgreSQL refuses index entries over about 2.7 KB, which
 # would make every fetch of that source fail.
 MAX_GUID_BYTES = 1024
-# RFC 5646's longest tag worth supporting, and the width of the stored column.
-MAX_LANGUAGE_LENGTH = 35
-SUMMARY_LIMIT = 300
 TITLE_FALLBACK_LIMIT = 80
 UNTITLED = "(untitled)"
 
@@ -145,6 +156,7 @@ _MAX_PASSES = 4
 _NH3_TAGS = set(ALLOWED_TAGS)
 _NH3_DROPPED = set(DROPPED_WITH_CONTENT)
 _NH3_ATTRIBUTES = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
+_NH3_BLOCKS = set(_BLOCK_TAGS)
 
 
 def _attribute_filter(base: str | None) -> Callable[[str, str, str], str | None]:
@@ -223,16 +235,19 @@ def plain_text(text: str | None, is_html: bool = True) -> str:
         return ""
     if not is_html or ("<" not in text and "&" not in text):
         return _collapse(_clean_chars(text))  # nothing to parse: most titles and names
-    # Keep only block tags (no attributes) so a space can go where a line break was.
-    blocks = nh3.clean(
+    return _collapse(_clean_chars(unescape(_ANY_TAG.sub(" ", _block_html(text)))))
+
+
+def _block_html(text: str) -> str:
+    """HTML reduced to its block tags, without attributes: where its lines break."""
+    return nh3.clean(
         _clean_chars(text, charrefs=True),
-        tags=set(_BLOCK_TAGS),
-        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        tags=_NH3_BLOCKS,
+        clean_content_tags=_NH3_DROPPED,
         attributes={},
         link_rel=None,
         strip_comments=True,
     )
-    return _collapse(_clean_chars(unescape(_ANY_TAG.sub(" ", blocks))))
 
 
 def _text_of_sanitised(html: str) -> str:
@@ -248,25 +263,83 @@ def _text_of_sanitised(html: str) -> str:
     return _collapse(_clean_chars(unescape(_SANITISED_TAG.sub("", spaced))))
 
 
-def _truncate(text: str, limit: int) -> str:
-    """Cut at a word boundary so the result, ellipsis included, fits in ``limit``."""
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return "…"[:limit]
-    window = text[: limit - 1]
-    if not text[limit - 1].isspace() and " " in window:
-        window = window.rsplit(" ", 1)[0]
-    return window.rstrip(" ,;:-–—") + "…"
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_LIST_ITEMS = frozenset({"li", "dt", "dd"})
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
+_SENTENCE_END = ".!?…:;"
+_CLOSERS = "\"'”’»)]"
 
 
-def summarise(summary_text: str, content_text: str, limit: int = SUMMARY_LIMIT) -> str:
-    """A short plain-text teaser: the source's summary, else the start of the content.
+def text_blocks(html: str) -> Iterator[tuple[str, str]]:
+    """The text of sanitised (or block-only) HTML, one block at a time, in order.
 
-    Takes texts, not HTML: ``normalise`` already has both, and parsing them
-    again was a large share of an item's cost.
+    Each block is ``("heading" | "item" | "text", plain text)``: the text
+    between two block-level tags, so a heading or a list item is never glued
+    to what follows it. Lazy: a summary reads only the first few blocks of
+    even the longest content.
     """
-    return _truncate(summary_text.strip() or content_text.strip(), limit)
+    kind = "text"
+    pending: list[str] = []
+    position = 0
+    for tag in _SANITISED_TAG.finditer(html):
+        pending.append(html[position : tag.start()])
+        position = tag.end()
+        name = _TAG_NAME.match(tag.group(0))
+        if name is None or (lowered := name.group(1).lower()) not in _BLOCK_TAGS:
+            continue  # an inline tag: its text runs on
+        if text := _collapse(_clean_chars(unescape("".join(pending)))):
+            yield kind, text
+        pending.clear()
+        closing = tag.group(0).startswith("</")
+        if lowered in _HEADINGS:
+            kind = "text" if closing else "heading"
+        elif lowered in _LIST_ITEMS:
+            kind = "text" if closing else "item"
+    pending.append(html[position:])
+    if text := _collapse(_clean_chars(unescape("".join(pending)))):
+        yield kind, text
+
+
+def lead(blocks: Iterable[tuple[str, str]], limit: int = SUMMARY_LIMIT) -> str:
+    """A plain-text teaser built from whole blocks of the start of a text.
+
+    Paragraphs are taken whole while they fit; a list counts as one sentence
+    of its items joined by "; "; a heading ends the lead (it starts the next
+    section), except before any text. Only a first block too long for
+    ``limit`` is cut, at a word.
+    """
+    pieces: list[str] = []
+    items: list[str] = []
+    size = 0
+    for kind, text in blocks:
+        if kind == "item":
+            items.append(text)
+        else:
+            if items:
+                pieces.append(_sentence("; ".join(items)))
+                items = []
+            if kind == "heading":
+                if pieces:
+                    break
+                continue
+            pieces.append(text)
+        size += len(text) + 2
+        if size > limit:
+            break  # enough read: what follows could not fit
+    if items:
+        pieces.append(_sentence("; ".join(items)))
+    kept = ""
+    for piece in pieces:
+        longer = f"{kept} {piece}" if kept else piece
+        if len(longer) > limit:
+            return kept or shortened(piece, limit)
+        kept = longer
+    return kept
+
+
+def _sentence(text: str) -> str:
+    """A list read as one sentence ends like one, so the next block does not run on."""
+    return text if text.rstrip(_CLOSERS)[-1:] in _SENTENCE_END else text + "."
 
 
 # --------------------------------------------------------------------------- dates
@@ -325,155 +398,27 @@ def fingerprint(article: Article) -> str:
     Media counts only when there is some, so the fingerprints of articles
     stored before media was read stay as they were.
     """
-    return _fingerprint_of(
-        article.url,
-        article.title,
-        article.summary,
-        article.content_html,
-        article.author,
-        article.desk,
-        article.topics,
-        article.published,
-        article.updated,
-        article.language,
-        article.dated,
-        article.enclosures,
-        article.image,
-    )
-
-
-def _fingerprint_of(
-    url: str | None,
-    title: str,
-    summary: str,
-    content_html: str,
-    author: str | None,
-    desk: str,
-    topics: tuple[str, ...],
-    published: datetime,
-    updated: datetime,
-    language: str | None,
-    dated: bool,
-    enclosures: tuple[Enclosure, ...] = (),
-    image: str | None = None,
-) -> str:
+    origin = article.origin
     seen: dict[str, object] = {
-        "url": url,
-        "title": title,
-        "summary": summary,
-        "content_html": content_html,
-        "author": author,
-        "desk": desk,
-        "topics": list(topics),
-        "published": published.isoformat() if dated else None,
-        "updated": updated.isoformat() if dated else None,
-        "language": language,
+        "url": article.url,
+        "title": article.title,
+        "summary": article.summary,
+        "content_html": article.content_html,
+        "author": article.author,
+        "desk": article.desk,
+        "topics": list(article.topics),
+        "published": article.published.isoformat() if article.dated else None,
+        "updated": article.updated.isoformat() if article.dated else None,
+        "language": article.language,
+        "correction": article.correction,
+        "origin": None if origin is None else [origin.title, origin.link, origin.id],
     }
-    if enclosures:
-        seen["enclosures"] = [[e.url, e.type, e.length, e.duration] for e in enclosures]
-    if image:
-        seen["image"] = image
+    if article.enclosures:
+        seen["enclosures"] = [[e.url, e.type, e.length, e.duration] for e in article.enclosures]
+    if article.image:
+        seen["image"] = article.image
     canonical = json.dumps(seen, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-# --------------------------------------------------------------------------- desk, topics
-
-
-def _byline_key(text: str) -> str:
-    return _collapse(text).casefold()
-
-
-def desk_for(byline: str | None, desks: Mapping[str, Desk], default: str) -> str:
-    """The desk a wire byline names; ties go to the smallest desk id, for determinism."""
-    if not byline:
-        return default
-    key = _byline_key(byline)
-    if not key:
-        return default
-    for desk_id in sorted(desks):
-        if any(_byline_key(line) == key for line in desks[desk_id].bylines):
-            return desk_id
-    return default
-
-
-@lru_cache(maxsize=256)
-def _topic_pattern(topic: Topic) -> re.Pattern[str] | None:
-    """One alternation per topic, compiled once: topics are few, articles many.
-
-    Word boundaries are look-arounds rather than ``\\b`` so phrases that start
-    or end with punctuation ("C++") still work; "NATO's" matches NATO but
-    "nations" does not match "nation".
-    """
-    phrases = [
-        r"\s+".join(re.escape(word) for word in phrase.split())
-        for phrase in topic.match
-        if phrase.strip()
-    ]
-    if not phrases:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)", re.IGNORECASE)
-
-
-def _category_key(text: str) -> str:
-    return _collapse(text).casefold()
-
-
-def match_topics(
-    text: str,
-    categories: Iterable[str],
-    topics: Mapping[str, Topic],
-    fixed: Iterable[str],
-) -> tuple[str, ...]:
-    """The topics an article belongs to, sorted; ids unknown to ``topics`` are ignored."""
-    given = {_category_key(c) for c in categories} - {""}
-    found = {topic_id for topic_id in fixed if topic_id in topics}
-    lowered: str | None = None
-    for topic_id, topic in topics.items():
-        if topic_id in found:
-            continue
-        if given & {_category_key(c) for c in topic.categories}:
-            found.add(topic_id)
-            continue
-        pattern = _topic_pattern(topic)
-        if pattern is None:
-            continue
-        needles = _topic_needles(topic)
-        if needles is not None:
-            lowered = lowered if lowered is not None else text.lower()
-            if not any(needle in lowered for needle in needles):
-                continue  # no phrase's first word occurs at all: skip the regex
-        if pattern.search(text):
-            found.add(topic_id)
-    return tuple(sorted(found))
-
-
-@lru_cache(maxsize=256)
-def _topic_needles(topic: Topic) -> tuple[str, ...] | None:
-    """Lower-case first words of the topic's phrases, a cheap pre-check before the regex.
-
-    Only for ASCII phrases, where ``str.lower`` agrees with the regex's
-    case-insensitive matching; otherwise None and the regex always runs.
-    """
-    words = [phrase.split()[0].lower() for phrase in topic.match if phrase.strip()]
-    if not words or not all(word.isascii() for word in words):
-        return None
-    return tuple(words)
-
-
-# --------------------------------------------------------------------------- language
-
-_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
-
-
-def normalise_language(language: str | None) -> str | None:
-    """A lower-case BCP-47-like tag ("en-US" -> "en-us", "en_GB" -> "en-gb"), else None."""
-    if not language:
-        return None
-    tag = language.strip().lower().replace("_", "-")
-    if len(tag) > MAX_LANGUAGE_LENGTH:
-        return None
-    return tag if _LANGUAGE.fullmatch(tag) else None
 
 
 # --------------------------------------------------------------------------- the article
@@ -486,34 +431,51 @@ def normalise(
     topics: Mapping[str, Topic],
     now: datetime,
 ) -> Article:
-    """One raw item as a clean Article; ParseError only when nothing usable is left."""
+    """One raw item as a clean Article; ParseError only when nothing usable is left.
+
+    Every text is kept within its ceiling (``feedsvc.text``), whatever size
+    the source sent, so no item can make a stored row or a feed unbounded.
+    """
     now = to_utc(now, "UTC") or now
     url = canonical_url(item.url, item.base_url)
-    title = plain_text(item.title, item.title_html)
-    content_html = sanitise_html(item.content_html or item.summary_html, item.base_url)
+    title = title_text(item.title[:RAW_TEXT_LIMIT], item.title_html)
+    raw_content = (item.content_html or item.summary_html or "")[:RAW_CONTENT_LIMIT]
+    content_html = bounded_html(sanitise_html(raw_content, item.base_url))
     # Each text is worked out once: nh3 passes were most of an item's cost.
     content_text = _text_of_sanitised(content_html)
+    summary_html = ""
     if item.content_html and item.summary_html:
-        summary_text = plain_text(item.summary_html)
+        summary_html = _block_html(item.summary_html[:RAW_TEXT_LIMIT])
+        summary_text = _text_of_sanitised(summary_html)
     else:
         summary_text = content_text if item.summary_html else ""
     enclosures = clean_enclosures(item.enclosures, item.base_url)
     has_content = bool(content_text or summary_text or "<img " in content_html or enclosures)
     if not title and not has_content and not url:
         raise ParseError("item has no title, no content and no link")
+    summary = lead(text_blocks(summary_html)) if summary_html else ""
+    summary = summary or lead(text_blocks(content_html))
     if not title:
-        title = summarise(summary_text, content_text, TITLE_FALLBACK_LIMIT) or UNTITLED
+        title = lead(text_blocks(summary_html or content_html), TITLE_FALLBACK_LIMIT)
+        title = title or UNTITLED
     guid = article_guid(item, url)
     published, updated, dated = _dates(item, source.timezone, now)
     parts = (title, content_text, summary_text if summary_text != content_text else "")
     text = "\n".join(part for part in parts if part)
-    summary = summarise(summary_text, content_text)
-    author = plain_text(item.author) or None
     desk = desk_for(item.byline, desks, source.desk)
+    origin = _origin(item.origin) if source.kind == "feed" else None
+    author = credited_author(
+        shortened(title_text(item.author[:RAW_TEXT_LIMIT]), AUTHOR_LIMIT) if item.author else "",
+        source,
+        desks[desk].title if desk in desks else desk,
+        origin,
+    )
+    correction = item.correction and plain_text(item.correction[:RAW_TEXT_LIMIT], is_html=False)
+    correction = shortened(correction, CORRECTION_LIMIT) if correction else None
     found = match_topics(text, item.categories, topics, source.topics)
     language = normalise_language(item.language)
     image = lead_image(item.image, item.base_url, enclosures, content_html)
-    return Article(
+    article = Article(
         id=article_id(source.id, guid),
         source=source.id,
         guid=guid,
@@ -528,21 +490,68 @@ def normalise(
         updated=updated,
         language=language,
         dated=dated,
-        fingerprint=_fingerprint_of(
-            url,
-            title,
-            summary,
-            content_html,
-            author,
-            desk,
-            found,
-            published,
-            updated,
-            language,
-            dated,
-            enclosures,
-            image,
-        ),
         enclosures=enclosures,
         image=image,
+        correction=correction,
+        origin=origin,
     )
+    return replace(article, fingerprint=fingerprint(article))
+
+
+def title_text(raw: str, is_html: bool = True) -> str:
+    """A title (or a name) as one line of plain text, nothing tag-like, within its ceiling."""
+    return shortened(_collapse(without_markup(plain_text(raw, is_html))), TITLE_LIMIT)
+
+
+def credited_author(author: str, source: Source, desk_title: str, origin: Origin | None) -> str:
+    """Who an entry is credited to: never the service, always someone.
+
+    The item's own author; else, for a wire article, its desk ("NYM Desk");
+    else, for a feed item, the upstream feed's own title (an aggregated
+    item's ``<source>`` first), else the source's catalogue title, else its id.
+    """
+    if author:
+        return author
+    if source.kind == "files":
+        return desk_title
+    return (origin.title if origin else None) or source.title or source.id
+
+
+def _origin(origin: Origin | None) -> Origin | None:
+    """The upstream feed with its texts made plain and its links checked, or None."""
+    if origin is None:
+        return None
+    title = title_text(origin.title[:RAW_TEXT_LIMIT]) if origin.title else None
+    link = content_url(origin.link, None) if origin.link else None
+    ident = plain_text(origin.id, is_html=False) if origin.id else None
+    ident = ident if ident and len(ident) <= MAX_URL_LENGTH else link
+    if not (title or link or ident):
+        return None
+    return Origin(title=title or None, link=link, id=ident)
+
+
+_CUT_MARK = "<p>…</p>"
+_PARTIAL_END = re.compile(r"<[^>]*$|&[#A-Za-z0-9]*$")  # a tag or an entity cut in two
+
+
+def bounded_html(html: str, limit: int = CONTENT_LIMIT) -> str:
+    """Sanitised HTML within ``limit`` UTF-8 bytes, cut in text or between tags, marked "…".
+
+    The cut never splits a tag or a character reference, and sanitising
+    again closes the elements it left open; closing tags add bytes, so the
+    cut moves back until the result fits.
+    """
+    data = html.encode("utf-8")
+    if len(data) <= limit:
+        return html
+    budget = limit - len(_CUT_MARK)
+    attempts = 0
+    while budget > 0:
+        head = _PARTIAL_END.sub("", data[:budget].decode("utf-8", "ignore"))
+        cut = sanitise_html(head, None) + _CUT_MARK
+        overshoot = len(cut.encode("utf-8")) - limit
+        if overshoot <= 0:
+            return cut
+        attempts += 1  # the closing tags' bytes, then bigger steps if that keeps failing
+        budget -= overshoot if attempts < 4 else max(overshoot, budget // 4)
+    return _CUT_MARK

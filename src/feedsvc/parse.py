@@ -28,7 +28,7 @@ from feedparser.exceptions import CharacterEncodingUnknown, ThingsNobodyCaresAbo
 
 from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
-from feedsvc.model import Document, ParsedFeed, RawItem
+from feedsvc.model import Document, Origin, ParsedFeed, RawItem
 from feedsvc.parse_json import parse_json_feed
 from feedsvc.parse_media import entry_media
 from feedsvc.text import error_line, one_line, person_name
@@ -318,7 +318,35 @@ def _locate(
     return (join(doc.name, url) if url else None), join(doc.name, xml_base)
 
 
-def _raw_item(entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document) -> RawItem:
+def _origin(context: Mapping[str, Any], doc: Document) -> Origin | None:
+    """An upstream feed as ``atom:source`` names it: title, home page, and id.
+
+    ``context`` is the feed read, or an aggregated item's own ``<source>``.
+    The id is the feed's own (Atom), else its address (an RSS ``<source
+    url>``, or the document fetched), so it is never an id that answers 404;
+    the link is its home page, else that address. Links stay as written
+    (resolved against the document): the normaliser checks them.
+    """
+    home = _page_url(context)
+    address = _first(_get(context, "href"), _self_link(context))
+    title = _feed_title(context)
+    link = join(doc.name, home) if home else address
+    ident = _text(_get(context, "id")) or address
+    if not (title or link or ident):
+        return None
+    return Origin(title=title, link=link, id=ident)
+
+
+def _self_link(context: Mapping[str, Any]) -> str | None:
+    for link in _get(context, "links") or ():
+        if _get(link, "rel") == "self" and (href := _text(_get(link, "href"))):
+            return href
+    return None
+
+
+def _raw_item(
+    entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document, feed_origin: Origin | None
+) -> RawItem:
     title = _detail(entry, "title_detail")
     summary = _detail(entry, "summary_detail")
     content = _best_content(entry)
@@ -346,8 +374,7 @@ def _raw_item(entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document) 
             _get(feed, "language"),
         ),
         base_url=base_url,
-        origin_title=_text(_get(source, "title")),
-        origin_url=_first(_get(source, "href"), _get(source, "link")),
+        origin=(_origin(source, doc) if source else None) or feed_origin,
         enclosures=enclosures,
         image=image,
     )
@@ -457,8 +484,11 @@ def parse_feed(doc: Document) -> ParsedFeed:
     items: list[RawItem] = []
     malformed = _malformed(result)
     problems = [] if malformed is None else [f"malformed: {_bozo_reason(malformed, prolog)}"]
+    # The feed read is the origin of every item that names no other; its own
+    # address is the document's, the one it was fetched from.
+    feed_origin = _origin({**feed, "href": doc.name}, doc)
     for number, entry in enumerate(_get(result, "entries") or (), start=1):
-        item = _raw_item(entry, feed, doc)
+        item = _raw_item(entry, feed, doc, feed_origin)
         if item.is_empty:
             problems.append(f"item {number} has no id, link, title or text; skipped")
         else:

@@ -190,6 +190,10 @@ def site_snapshot(catalog: Catalog) -> str:
                 {"id": t.id, "title": t.title, "description": t.description}
                 for t in catalog.topics.values()
             ],
+            # story pages name a third-party story's source
+            "sources": [
+                {"id": s.id, "title": s.title, "kind": s.kind} for s in catalog.sources.values()
+            ],
         },
         sort_keys=True,
         ensure_ascii=False,

@@ -11,7 +11,14 @@ own id, title and updated; ``xml:lang`` per entry).
 One identity per article across the three formats: the RSS ``guid``, the
 Atom ``id`` and the JSON Feed item ``id`` are the same string, and so are
 the link and the dates (to the second, UTC), so a reader that switches
-format sees the same items, not new ones.
+format sees the same items, not new ones. Every entry has a link: a story
+without a URL of its own links to its page on the service
+(``Article.link``), while its id stays the URN it always had.
+
+Every entry is credited to someone, never to the service: the author the
+normaliser chose (``normalise.credited_author``); a row stored before that
+rule has its source's title. ``atom:source`` names the upstream feed
+(``Article.origin``), and a correction note ends the content in every format.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from lxml import etree
 
 from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
-from feedsvc.model import Article
+from feedsvc.model import Article, Origin
 from feedsvc.render_media import Media, add_media, json_media
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "render_json",
     "render_rss",
     "ttl_minutes",
+    "with_correction",
 ]
 
 FORMATS: tuple[str, ...] = ("rss", "atom", "json")
@@ -74,7 +82,7 @@ date before 1990, and an empty feed should validate as cleanly as a full one.
 """
 
 FEED_AUTHOR = "feedsvc"
-"""The feed's author name, and the entry author when the article names none."""
+"""The feed's own author (RFC 4287 wants one); never an entry's."""
 
 UNTITLED = "(untitled)"
 """The title of an article without one: Atom requires a title on every entry."""
@@ -82,6 +90,7 @@ UNTITLED = "(untitled)"
 GENERATOR = "feedsvc"
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
+DCTERMS = "http://purl.org/dc/terms/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -128,17 +137,16 @@ class _Entry:
 
     id: str
     permalink: bool
-    url: str | None
+    url: str
     title: str
     summary: str
     content_html: str
-    author: str | None
+    author: str
     topics: tuple[str, ...]
     published: datetime
     updated: datetime
     language: str | None
-    source_id: str
-    source_title: str
+    origin: Origin | None
     media: Media = ((), None)
 
 
@@ -204,7 +212,11 @@ def render_rss(
     base_url: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
 ) -> bytes:
-    """RSS 2.0 with ``content:encoded``, ``dc:creator`` and an ``atom:link`` self."""
+    """RSS 2.0: ``content:encoded``, ``dc:creator``, ``dcterms:modified``, ``atom:link`` self.
+
+    RSS has no update time of its own; ``dcterms:modified`` carries it (feedparser
+    reads it as the entry's ``updated``), so a corrected story is seen to change.
+    """
     base = _base(base_url)
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
@@ -222,8 +234,7 @@ def render_rss(
     for entry in entries:
         fe = fg.add_entry(order="append")
         fe.title(entry.title)
-        if entry.url:
-            fe.link(href=entry.url, rel="alternate")
+        fe.link(href=entry.url, rel="alternate")
         fe.guid(entry.id, permalink=entry.permalink)
         if entry.summary:
             # RSS readers treat description as HTML: escape the plain text for it.
@@ -233,12 +244,17 @@ def render_rss(
         fe.published(entry.published)
         for topic in entry.topics:
             fe.category(term=topic, scheme=_topic_scheme(base))
-        if entry.author:
-            fe.dc.dc_creator(entry.author)
+        fe.dc.dc_creator(entry.author)
         if entry.language:
             fe.dc.dc_language(entry.language)
     add_media(fg, "rss", [entry.media for entry in entries])
-    return bytes(fg.rss_str(pretty=True))
+    root = etree.fromstring(fg.rss_str(pretty=False), _parser())
+    items = root.iterfind("channel/item")
+    for element, entry in zip(items, entries, strict=True):
+        modified = etree.SubElement(element, f"{{{DCTERMS}}}modified")
+        modified.text = format_utc(entry.updated)
+    etree.cleanup_namespaces(root, top_nsmap={"dcterms": DCTERMS})
+    return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 
 def render_atom(
@@ -268,13 +284,12 @@ def render_atom(
         fe.title(entry.title)
         fe.updated(entry.updated)
         fe.published(entry.published)
-        fe.author({"name": entry.author or FEED_AUTHOR})
-        if entry.content_html or not entry.url:
-            # RFC 4287 wants content or an alternate link; an empty content
-            # element where a link will do only earns a validator warning.
+        fe.author({"name": entry.author})
+        if entry.content_html:
+            # RFC 4287 wants content or an alternate link, and every entry has the
+            # link; an empty content element only earns a validator warning.
             fe.content(entry.content_html, type="html")
-        if entry.url:
-            fe.link(href=entry.url, rel="alternate")
+        fe.link(href=entry.url, rel="alternate")
         if entry.summary:
             fe.summary(entry.summary, type="text")
         for topic in entry.topics:
@@ -311,9 +326,7 @@ def render_json(
 
 
 def _json_item(entry: _Entry) -> dict[str, object]:
-    item: dict[str, object] = {"id": entry.id}
-    if entry.url:
-        item["url"] = entry.url
+    item: dict[str, object] = {"id": entry.id, "url": entry.url}
     item["title"] = entry.title
     item["content_html"] = entry.content_html
     if entry.summary:
@@ -322,8 +335,7 @@ def _json_item(entry: _Entry) -> dict[str, object]:
     item["date_modified"] = format_utc(entry.updated)
     if entry.topics:
         item["tags"] = list(entry.topics)
-    if entry.author:
-        item["authors"] = [{"name": entry.author}]
+    item["authors"] = [{"name": entry.author}]
     if entry.language:
         item["language"] = entry.language
     item.update(json_media(entry.media))
@@ -340,20 +352,28 @@ def _parser() -> etree.XMLParser:
 
 
 def _finish_atom_entry(element: etree._Element, entry: _Entry) -> None:
-    """Add what feedgen cannot: language, an explicit link rel, a complete atom:source.
+    """Add what feedgen cannot: language, an explicit link rel, the upstream atom:source.
 
     feedgen 1.0 drops the ``rel`` of entry links; "alternate" is the default
-    meaning, but some readers only look for the explicit attribute.
+    meaning, but some readers only look for the explicit attribute. The
+    source is the upstream feed's own id, title and home page (RFC 4287
+    4.2.11); the service's own stories have none.
     """
     if entry.language:
         element.set(_XML_LANG, entry.language)
     for link in element.iterfind(_ATOM + "link"):
         if link.get("rel") is None:
             link.set("rel", "alternate")
+    origin = entry.origin
+    if origin is None:
+        return
     source = etree.SubElement(element, _ATOM + "source")
-    etree.SubElement(source, _ATOM + "id").text = entry.source_id
-    etree.SubElement(source, _ATOM + "title").text = entry.source_title
-    etree.SubElement(source, _ATOM + "updated").text = entry.updated.isoformat()
+    if origin.id:
+        etree.SubElement(source, _ATOM + "id").text = _text(origin.id)
+    if origin.title:
+        etree.SubElement(source, _ATOM + "title").text = _text(origin.title)
+    if origin.link:
+        etree.SubElement(source, _ATOM + "link", rel="alternate", href=_text(origin.link))
 
 
 def _entries(
@@ -364,25 +384,31 @@ def _entries(
 
 def _entry(article: Article, base: str, source_titles: Mapping[str, str]) -> _Entry:
     """Everything a format shows of one article, so the formats cannot disagree."""
-    url = _text(article.url) if article.url else None
     author = _text(article.author).strip() if article.author else ""
     language = _text(article.language).strip() if article.language else ""
     return _Entry(
         id=entry_id(article),
         permalink=_is_permalink(article),
-        url=url or None,
+        url=_text(article.link(base)),
         title=_text(article.title).strip() or UNTITLED,
         summary=_text(article.summary),
-        content_html=_text(article.content_html),
-        author=author or None,
+        content_html=_text(with_correction(article.content_html, article.correction)),
+        author=author or _text(source_titles.get(article.source) or article.source),
         topics=tuple(_text(topic) for topic in article.topics if _text(topic)),
         published=utc(article.published),
         updated=utc(article.updated),
         language=language or None,
-        source_id=base + "sources/" + quote(_text(article.source), safe=""),
-        source_title=_text(source_titles.get(article.source) or article.source),
+        origin=article.origin,
         media=(article.enclosures, article.image),
     )
+
+
+def with_correction(content_html: str, correction: str | None) -> str:
+    """The content, ended by the correction note as a clearly marked paragraph."""
+    if not correction:
+        return content_html
+    note = f"<p><strong>Correction:</strong> {html.escape(correction, quote=False)}</p>"
+    return f"{content_html}\n{note}" if content_html else note
 
 
 def _base(base_url: str) -> str:

@@ -6,6 +6,10 @@ or a library says when something fails, which is stored as a source's error,
 logged and shown on the admin pages. Both can hold anything: NUL (which
 PostgreSQL refuses to store), line breaks (which forge log lines), lone
 surrogates (which cannot be encoded), or a megabyte of junk.
+
+The ceilings of every text stored from a source live here too, so one item,
+however large, cannot make a stored article or a published feed grow past a
+bound that can be computed from these numbers (README, "Text ceilings").
 """
 
 from __future__ import annotations
@@ -13,16 +17,44 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "AUTHOR_LIMIT",
+    "CONTENT_LIMIT",
+    "CORRECTION_LIMIT",
     "ERROR_LIMIT",
+    "RAW_CONTENT_LIMIT",
+    "RAW_TEXT_LIMIT",
+    "SUMMARY_LIMIT",
+    "TITLE_LIMIT",
     "error_line",
     "one_line",
     "os_reason",
     "person_name",
+    "shortened",
     "without_controls",
+    "without_markup",
 ]
 
 ERROR_LIMIT = 200
 """How long a reason stored and shown for a failure may be, in characters."""
+
+# -- ceilings of stored article text (README, "Text ceilings") ----------------------------
+
+TITLE_LIMIT = 300
+"""Characters of a title; longer ones end in "…" (a wire file's longer first line is no title)."""
+AUTHOR_LIMIT = 200
+"""Characters of an author (all of an item's names together)."""
+SUMMARY_LIMIT = 300
+"""Characters of a summary: a teaser of whole blocks, or one block cut at a word."""
+CORRECTION_LIMIT = 1000
+"""Characters of a correction note."""
+CONTENT_LIMIT = 512 * 1024
+"""UTF-8 bytes of sanitised content HTML; longer content is cut between elements."""
+RAW_TEXT_LIMIT = 64 * 1024
+"""Characters of a short text's raw form (title, author, summary HTML, correction)
+that are read at all: markup and entities are dropped after reading, so the raw
+form may be longer than what is kept, but never megabytes longer."""
+RAW_CONTENT_LIMIT = 2 * CONTENT_LIMIT
+"""Characters of raw content HTML that are sanitised at all (its markup may shrink)."""
 
 # How much of a text ``one_line`` looks at: its result is at most ``limit``
 # characters, so a text many times longer only costs time to scan.
@@ -89,4 +121,36 @@ def person_name(text: str | None) -> str | None:
             break
     if not text or _EMAIL.match(text):
         return None
+    return text
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary so that it, ellipsis included, fits in ``limit``."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    window = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in window:
+        window = window.rsplit(" ", 1)[0]
+    return window.rstrip(" ,;:-–—") + "…"
+
+
+# What an HTML parser would take for markup: a tag (``<b>``, ``</b>``, ``<img …``), a
+# comment, a declaration or a processing instruction, closed or running to the end.
+_MARKUP = re.compile(r"<(?:[A-Za-z/!?])[^<>]*(?:>|$)")
+
+
+def without_markup(text: str) -> str:
+    """Plain text with every tag-like sequence removed, for titles.
+
+    A title is plain text, but feed readers that render RSS titles as HTML
+    would run ``<img src=x onerror=…>`` written as text, and validators warn
+    about it. Removal repeats until nothing tag-like is left, so pieces cannot
+    join into a tag (``<scr<b>ipt>``); a ``<`` followed by a space or a digit
+    ("a < b", "<3") is not markup to any parser and stays.
+    """
+    previous = None
+    while previous != text:
+        previous, text = text, _MARKUP.sub("", text)
     return text

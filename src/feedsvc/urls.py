@@ -28,6 +28,7 @@ from feedsvc.errors import InvalidUrlError
 __all__ = [
     "DEFAULT_PORTS",
     "MAX_URL_LENGTH",
+    "STORY_PAGES",
     "TRACKING_PARAMS",
     "HttpUrl",
     "canonical_url",
@@ -36,6 +37,7 @@ __all__ = [
     "is_http",
     "join",
     "resolved_base",
+    "story_page_url",
 ]
 
 MAX_URL_LENGTH = 2048
@@ -332,3 +334,13 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
 def content_url(url: str | None, base: str | None) -> str | None:
     """A link inside content: absolute http(s), but the author's query and fragment kept."""
     return _absolute_http(url, base, canonical=False)
+
+
+STORY_PAGES = "articles/"
+"""Where a story's page lives under the public base URL."""
+
+
+def story_page_url(base_url: str, article_id: str) -> str:
+    """The absolute URL of a story's page on the service: ``<base>articles/<id>``."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    return base + STORY_PAGES + quote(article_id, safe="")

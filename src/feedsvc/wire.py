@@ -13,6 +13,7 @@ The layout read here, every part after the title optional::
     NYM Desk                      (desk line)
     Published : 21:09, 23 June 2025
     Updated : 22:15, 23 June 2025
+    Correction : An earlier version misnamed the summit's host.   (a note shown with the story)
     Paragraph text ...
     Heading line
     Paragraph directly under the heading ...
@@ -31,6 +32,8 @@ Choices the golden corpus in ``tests/wire/`` pins down:
   them; an indented line after a bullet continues that bullet.
 * Every piece of text is HTML-escaped, so the markup out is exactly the
   markup made here (``h2``, ``p``, ``ul``, ``li``).
+* A date line that cannot be read is a problem of the file (``RawItem.problems``),
+  not a reason to refuse it: the article keeps its place, dated when first seen.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from typing import Literal
 from feedsvc.dates import parse_wire_date
 from feedsvc.errors import ParseError
 from feedsvc.model import RawItem
-from feedsvc.text import without_controls
+from feedsvc.text import TITLE_LIMIT, one_line, without_controls
 
 __all__ = ["decode_wire", "parse_wire_date", "read_wire"]
 
@@ -54,12 +57,13 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 # Above this share of control characters the bytes are not text whatever
 # they decode to; ordinary text has none besides line ends and tabs.
 _MAX_CONTROL_SHARE = 0.1
-_MAX_TITLE = 300
 _MAX_SHORT_LINE = 80
 _MAX_HEADING_WORDS = 12
 
 _BULLET = re.compile(r"[•*–-]\s+(?=\S)")
 _DATE_LINE = re.compile(r"(published|updated)(?:\s+on)?\s*:\s*(.*)", re.IGNORECASE)
+_CORRECTION_LINE = re.compile(r"correction\s*:\s*(.*)", re.IGNORECASE)
+_SHOWN_DATE = 60  # characters of an unreadable date quoted in the problem
 _SHARE_LINE = re.compile(
     r"share(?:\s+this(?:\s+(?:article|story|page|post))?)?\s*(?::.*)?", re.IGNORECASE
 )
@@ -144,6 +148,8 @@ def read_wire(name: str, content: bytes, bylines: Collection[str] = ()) -> RawIt
         byline=header.byline,
         published=header.published,
         updated=header.updated,
+        correction=header.correction,
+        problems=header.problems,
     )
 
 
@@ -207,7 +213,7 @@ def _title(lines: Sequence[_Line | None]) -> tuple[int, str]:
         raise ParseError("no title line (the file starts with a bullet)")
     if not any(char.isalnum() for char in text):
         raise ParseError("no title line (the first line has no letters or digits)")
-    if len(text) > _MAX_TITLE:
+    if len(text) > TITLE_LIMIT:
         raise ParseError(f"no title line (the first line has {len(text)} characters)")
     return at + 1, text
 
@@ -226,12 +232,14 @@ class _Header:
     byline: str | None = None
     published: datetime | None = None
     updated: datetime | None = None
+    correction: str | None = None
+    problems: tuple[str, ...] = ()
 
 
 def _read_header(
     lines: Sequence[_Line | None], at: int, title: str, bylines: Collection[str]
 ) -> _Header:
-    """Consume the repeated title, desk line and date lines that follow the title."""
+    """Consume the repeated title, desk line, date lines and correction after the title."""
     at = _next_line(lines, at)
     line = _line_at(lines, at)
     if line is not None and line.text.casefold() == title.casefold():
@@ -244,16 +252,30 @@ def _read_header(
         byline = line.raw
         at = _next_line(lines, at + 1)
         line = _line_at(lines, at)
-    dates: dict[str, datetime | None] = {}
+    dates: dict[str, datetime] = {}
+    problems: list[str] = []
     while line is not None and (match := _DATE_LINE.fullmatch(line.text)):
-        dates.setdefault(match.group(1).lower(), parse_wire_date(match.group(2)))
+        name = match.group(1).capitalize()
+        moment = parse_wire_date(match.group(2))
+        if moment is None:
+            written = one_line(match.group(2), _SHOWN_DATE)
+            fallback = "dated when first seen" if name == "Published" else "ignored"
+            problems.append(f"date of the {name} line not understood ({written!r}): {fallback}")
+        else:
+            dates.setdefault(name, moment)
         at = _next_line(lines, at + 1)
         line = _line_at(lines, at)
+    correction = None
+    if line is not None and (match := _CORRECTION_LINE.fullmatch(line.text)):
+        correction = match.group(1) or None
+        at = _next_line(lines, at + 1)
     return _Header(
         body_at=at,
         byline=byline,
-        published=dates.get("published"),
-        updated=dates.get("updated"),
+        published=dates.get("Published"),
+        updated=dates.get("Updated"),
+        correction=correction,
+        problems=tuple(problems),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, case, delete, func, insert, literal, or_, select, update
 
 from feedsvc.model import Article, StoreResult, Validators
 from feedsvc.store.engine import Database, chunked
@@ -28,7 +28,7 @@ from feedsvc.store.plan import (
 )
 from feedsvc.store.rows import from_row, to_row
 from feedsvc.store.schedule import record_fetch
-from feedsvc.store.schema import article_topics, articles, items
+from feedsvc.store.schema import UTCDateTime, article_topics, articles, items
 from feedsvc.store.sources import FetchRecord
 from feedsvc.text import one_line
 
@@ -105,6 +105,17 @@ class ArticleStore(Database):
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return _articles(conn, query)
+
+    def article(self, article_id: str) -> Article | None:
+        """One story by its id, or None when there is none.
+
+        (Until the story model lands: only a story's own id; a merged copy's id
+        is not resolved to its story, and nothing is retracted yet.)
+        """
+        query = select(articles).where(articles.c.id == article_id)
+        with self.engine.connect() as conn:
+            found = _articles(conn, query)
+        return found[0] if found else None
 
     def count_articles(
         self, desk: str | None = None, topic: str | None = None, source: str | None = None
@@ -197,7 +208,7 @@ def _apply(conn: Connection, source_id: str, plan: Plan, now: datetime) -> None:
         )
     for write in plan.updates:
         conn.execute(
-            update(articles).where(articles.c.id == write.article.id).values(_rewrite(write))
+            update(articles).where(articles.c.id == write.article.id).values(_rewrite(write, now))
         )
     if plan.updates:
         rewritten = [write.article.id for write in plan.updates]
@@ -227,14 +238,24 @@ def _article_row(article: Article) -> dict[str, Any]:
     return to_row(article, omit=(*_NOT_COLUMNS, *_NOT_STORED_YET))
 
 
-def _rewrite(write: StoryWrite) -> dict[str, Any]:
-    """The columns an update sets: all but the identity, and what the plan keeps."""
+def _rewrite(write: StoryWrite, now: datetime) -> dict[str, Any]:
+    """The columns an update sets: all but the identity, and what the plan keeps.
+
+    A rewrite is a change readers must see, so ``updated`` moves forward: the
+    source's own update time when it is newer than the stored one, else the
+    time the change was seen (a wire file edited without a new ``Updated :``).
+    """
     keep = set(_IDENTITY)
     if write.keep_url:
         keep.add("url")
     if write.keep_published:
         keep.add("published")
-    return {name: value for name, value in _article_row(write.article).items() if name not in keep}
+    values = {
+        name: value for name, value in _article_row(write.article).items() if name not in keep
+    }
+    given = literal(write.article.updated, UTCDateTime())
+    values["updated"] = case((articles.c.updated < given, given), else_=literal(now, UTCDateTime()))
+    return values
 
 
 # -- listing ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, Validati
 from feedsvc.model import ArticleJson
 from feedsvc.web import admin_auth as auth
 from feedsvc.web import admin_common as common
+from feedsvc.web.hosts import link_base
 from feedsvc.web.openapi import openapi_document
 
 PREFIX = "/api/v1"
@@ -231,7 +232,7 @@ def list_articles() -> Response:
         offset=asked.offset,
     )
     page = ArticlePageJson(
-        articles=[ArticleJson.model_validate(article) for article in found],
+        articles=[ArticleJson.of(article, link_base(request.environ)) for article in found],
         total=total,
         limit=asked.limit,
         offset=asked.offset,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from feedsvc.config import Settings
+from feedsvc.config import Settings, default_base_url
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -61,7 +61,7 @@ class HostPolicy:
     def __init__(self, settings: Settings) -> None:
         own = served_hosts(settings.host, settings.port)
         self.fixed = settings.base_url
-        self.default_base = settings.base_url or f"http://{own[0]}/"
+        self.default_base = default_base_url(settings)
         names = (*own, *settings.allowed_hosts)
         # Every answer is one of these strings: a feed has at most this many variants.
         self._bases = {

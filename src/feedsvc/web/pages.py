@@ -1,27 +1,32 @@
-"""Human pages: the index of desks and topics, and one page per desk or topic.
+"""Human pages: the index of desks and topics, one page per desk or topic, one per story.
 
 Every page carries ``<link rel="alternate">`` autodiscovery for its feeds so a
 reader given the page URL finds them. Pages query the store per request (they
-are for people, not pollers); the catalogue's names come from the published
-snapshot, so web workers never read ``feeds/`` themselves; until a worker has
-loaded it, pages answer 503 (``FeedsUnavailable``), like feeds.
+are for people, not pollers) and are rendered by ``feedsvc.pages``, pure
+functions of what is shown and the request's checked base; the catalogue's
+names come from the published snapshot, so web workers never read ``feeds/``
+themselves; until a worker has loaded it, pages answer 503
+(``FeedsUnavailable``), like feeds. An unknown story is a 404 and a retracted
+one a 410, both short plain text, as feeds answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, request
 
-from feedsvc.render import FORMATS, MEDIA_TYPES
+from feedsvc.model import Retraction
+from feedsvc.pages import feed_links, render_page, retraction_notice, source_name, story_page
 from feedsvc.store import Store
+from feedsvc.text import one_line
 from feedsvc.web.cache import FeedCache, FeedsUnavailable
-from feedsvc.web.feeds import not_found
+from feedsvc.web.feeds import PLAIN_HEADERS, not_found
 from feedsvc.web.hosts import link_base
 
 bp = Blueprint("pages", __name__)
-FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 PAGE_SIZE = 30
+MAX_ID_LENGTH = 64  # longer than any story id: answered 404 without a query
 CSP = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: http:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -32,20 +37,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _links(path: str, title: str) -> list[dict[str, str]]:
-    return [
-        {
-            "href": f"/{path}.{fmt}",
-            "type": MEDIA_TYPES[fmt].split(";")[0],
-            "title": f"{title} ({FORMAT_NAMES[fmt]})",
-            "format": FORMAT_NAMES[fmt],
-        }
-        for fmt in FORMATS
-    ]
-
-
 def _page(template: str, **context: Any) -> Response:
-    response = Response(render_template(template, **context), mimetype="text/html")
+    return _html(render_page(template, **context))
+
+
+def _html(page: str) -> Response:
+    response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -79,17 +76,17 @@ def index() -> Response:
                     "description": entry.get("description", ""),
                     "count": store.count_articles(**{key: entry["id"]}),
                     "latest": latest,
-                    "links": _links(f"feeds/{kind}/{entry['id']}", entry["title"]),
+                    "links": feed_links(f"feeds/{kind}/{entry['id']}", entry["title"]),
                 }
             )
-    autodiscovery = _links("feeds/all", "All articles")
+    autodiscovery = feed_links("feeds/all", "All articles")
     for section in sections:
         autodiscovery += section["links"]
     return _page(
         "index.html",
         title="feedsvc",
         sections=sections,
-        all_links=_links("feeds/all", "All articles"),
+        all_links=feed_links("feeds/all", "All articles"),
         autodiscovery=autodiscovery,
         total=store.count_articles(),
     )
@@ -106,7 +103,8 @@ def topic(ident: str) -> Response:
 
 
 def _listing(kind: str, key: str, ident: str) -> Response:
-    entry = next((e for e in _site().get(kind, []) if e["id"] == ident), None)
+    site = _site()
+    entry = next((e for e in site.get(kind, []) if e["id"] == ident), None)
     if entry is None:
         return not_found(f"unknown {key} {ident!r}")
     articles = _store().list_articles(
@@ -114,13 +112,29 @@ def _listing(kind: str, key: str, ident: str) -> Response:
         topic=ident if kind == "topics" else None,
         limit=PAGE_SIZE,
     )
-    links = _links(f"feeds/{kind}/{ident}", entry["title"])
+    links = feed_links(f"feeds/{kind}/{ident}", entry["title"])
     return _page(
         "listing.html",
         title=entry["title"],
         description=entry.get("description", ""),
-        articles=articles,
+        articles=[(article, source_name(article, site)) for article in articles],
         links=links,
         autodiscovery=links,
-        base=link_base(request.environ),
     )
+
+
+@bp.get("/articles/<ident>")
+def story(ident: str) -> Response:
+    site = _site()
+    article = _store().article(ident) if len(ident) <= MAX_ID_LENGTH else None
+    if article is None:
+        return not_found(f"unknown article {one_line(ident, MAX_ID_LENGTH)!r}")
+    if article.retracted is not None:
+        return gone(article.retracted)
+    return _html(story_page(article, site, link_base(request.environ)))
+
+
+def gone(retraction: Retraction) -> Response:
+    """410 with the reason: the story existed and was taken down (readers drop it)."""
+    body = one_line(retraction_notice(retraction), 500) + "\n"
+    return Response(body, status=410, mimetype="text/plain", headers=PLAIN_HEADERS)
