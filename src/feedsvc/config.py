@@ -23,6 +23,8 @@ DEFAULT_DATABASE_URL = "sqlite:///var/feedsvc.sqlite3"
 DEFAULT_FEED_SIZE = 50
 MAX_FEED_SIZE = 1000
 DEFAULT_HOST = "127.0.0.1"
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+UNSPECIFIED = frozenset({"0.0.0.0", "::"})
 DEFAULT_PORT = 8000
 MAX_WORKERS = 64
 MAX_ALLOWED_HOSTS = 20  # a short list, so the links served stay a handful of variants
@@ -43,6 +45,7 @@ class Settings:
     host: str = DEFAULT_HOST  # the address the server was started on: links use it
     port: int = DEFAULT_PORT
     workers: int = 1
+    websub_hub: str | None = None  # an external WebSub hub; None: the built-in one at /websub
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +69,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=listen_host(get("FEEDSVC_HOST")),
         port=_whole("FEEDSVC_PORT", get("FEEDSVC_PORT"), DEFAULT_PORT, 1, 65535),
         workers=_whole("FEEDSVC_WORKERS", get("FEEDSVC_WORKERS"), 1, 1, MAX_WORKERS),
+        websub_hub=_websub_hub(get("FEEDSVC_WEBSUB_HUB")),
     )
 
 
@@ -89,6 +93,19 @@ def _base_url(value: str | None) -> str | None:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"FEEDSVC_BASE_URL: expected an absolute http(s) URL, got {value!r}")
     return value if value.endswith("/") else value + "/"
+
+
+def _websub_hub(value: str | None) -> str | None:
+    """An external hub's URL: feeds advertise it and publishing pings it."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+        raise ConfigError(
+            "FEEDSVC_WEBSUB_HUB: expected an absolute http(s) URL of a WebSub hub such as "
+            f"https://hub.example.org/, got {value!r}"
+        )
+    return value
 
 
 def _networks(value: str | None) -> tuple[Network, ...]:
@@ -186,3 +203,26 @@ def listen_host(value: str | None, where: str = "FEEDSVC_HOST") -> str:
             f"{where}: expected an address to listen on such as 127.0.0.1 or 0.0.0.0, got {value!r}"
         )
     return value.lower()
+
+
+def served_hosts(host: str, port: int) -> tuple[str, ...]:
+    """The ``Host`` values that name the address the server was started on.
+
+    A loopback or unspecified address (``0.0.0.0``, ``::``) is reached as
+    ``127.0.0.1``, ``localhost`` or ``[::1]``; the first value is the one
+    links use when the request names none. Port 80 may also be left out, as
+    clients do.
+    """
+    if host in UNSPECIFIED or host in {"127.0.0.1", "::1", "localhost"}:
+        names: tuple[str, ...] = LOOPBACK
+    else:
+        names = (f"[{host}]" if ":" in host else host,)
+    values = tuple(f"{name}:{port}" for name in names)
+    return values + names if port == 80 else values
+
+
+def default_base(settings: Settings) -> str:
+    """The base of links a request does not choose: ``FEEDSVC_BASE_URL``, else the address
+    served. The web tier answers requests naming no host with it, and an external
+    WebSub hub is pinged with feed URLs on it."""
+    return settings.base_url or f"http://{served_hosts(settings.host, settings.port)[0]}/"
