@@ -11,6 +11,8 @@ owns the engine and the write policy:
 - ``feeds``     published feed bytes and their validators;
 - ``state``     small values shared by processes, under the keys of ``StateKey``;
 - ``metrics``   shared Prometheus counters;
+- ``websub``    the built-in WebSub hub's subscriptions and the requests awaiting verification;
+- ``websub_queue`` content distributions and publish pings owed, with their retries;
 - ``schema``    the tables; ``rows`` maps their rows to records and back, by field name.
 
 ``Store`` is all of them at once, so the rest of feedsvc holds one object.
@@ -31,6 +33,8 @@ from feedsvc.store.sources import (
     source_from_config,
 )
 from feedsvc.store.state import SharedState, StateKey
+from feedsvc.store.websub import HubSubscriptions
+from feedsvc.store.websub_queue import HubQueue
 
 __all__ = [
     "FetchRecord",
@@ -45,5 +49,14 @@ __all__ = [
 ]
 
 
-class Store(SourceRegistry, Schedule, ArticleStore, PublishedFeeds, SharedState, Metrics):
+class Store(
+    SourceRegistry,
+    Schedule,
+    ArticleStore,
+    PublishedFeeds,
+    SharedState,
+    Metrics,
+    HubSubscriptions,
+    HubQueue,
+):
     """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""
