@@ -31,6 +31,7 @@ from feedsvc.publish import Publisher
 from feedsvc.refresh import Refresher, lease_owner, utcnow
 from feedsvc.sources import SourceAdmin, SourceView, with_api_sources
 from feedsvc.store import StateKey, Store
+from feedsvc.websub.links import HubSetup
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Environment:
             base_url=self.settings.base_url,
             feed_size=self.settings.feed_size,
             publish_dir=self.settings.publish_dir,
+            hub=HubSetup.from_settings(self.settings),
         )
 
     @cached_property

@@ -21,6 +21,7 @@ from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.publish import Publisher
 from feedsvc.sources import SourceAdmin
 from feedsvc.store import Store
+from feedsvc.websub.links import HubSetup
 
 SERVICE_KEY = "feedsvc.admin"
 
@@ -60,6 +61,7 @@ def service(app: Flask | None = None) -> SourceAdmin:
                 base_url=config.base_url,
                 feed_size=config.feed_size,
                 publish_dir=config.publish_dir,
+                hub=HubSetup.from_settings(config),
             ),
         )
         app.extensions[SERVICE_KEY] = found

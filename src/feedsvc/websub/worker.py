@@ -1,0 +1,162 @@
+"""Where the hub's calls run: a scheduler's own bounded pool, never a web thread.
+
+Each tick the scheduler asks ``HubWorker.tick`` to claim due work (requests
+to verify, deliveries, pings) up to its free slots, under a lease in the
+database so several schedulers share it without making a call twice, and
+runs each on a small pool of its own: a fetch never waits for a subscriber,
+nor a subscriber for a fetch. At most ``per_host`` calls go to one host at a
+time; a job for a busy host is put back for a moment, so one slow or dead
+subscriber holds at most that many slots, each for at most one call's
+deadline, and every other subscriber is served meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from feedsvc.errors import StoreError
+from feedsvc.fetch import Fetcher
+from feedsvc.store import Store
+from feedsvc.websub.calls import HubCalls
+from feedsvc.websub.links import HubSetup
+from feedsvc.websub.policy import CLAIM_LEASE
+from feedsvc.websub.records import DeliveryJob, Intent, PingJob
+
+log = logging.getLogger(__name__)
+
+Job = Intent | DeliveryJob | PingJob
+
+HOST_BUSY_RETRY = timedelta(seconds=2)
+EXPIRE_EVERY = timedelta(minutes=1)
+
+
+class HubWorker:
+    """Claims the hub's due calls and makes them on ``workers`` threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: Fetcher,
+        hub: HubSetup,
+        *,
+        owner: str,
+        clock: Callable[[], datetime],
+        workers: int = 4,
+        per_host: int = 2,
+        lease: timedelta = CLAIM_LEASE,
+        calls: HubCalls | None = None,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.owner = owner
+        self.clock = clock
+        self.workers = workers
+        self.per_host = per_host
+        self.lease = lease
+        self.calls = calls or HubCalls(store, client, clock)
+        self._lock = threading.Lock()
+        self._running = 0
+        self._hosts: dict[str, int] = {}
+        self._expired_at = datetime.min.replace(tzinfo=UTC)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="websub")
+        self._futures: list[Future[None]] = []
+
+    def tick(self) -> int:
+        """Claim due calls up to the free slots and start them; how many. Never raises."""
+        try:
+            now = self.clock()
+            if now - self._expired_at >= EXPIRE_EVERY:
+                self.store.expire_subscriptions(now)
+                self._expired_at = now
+            with self._lock:
+                free = self.workers - self._running
+                busy = {host for host, n in self._hosts.items() if n >= self.per_host}
+            if free <= 0 or not self.store.hub_work_due(now):
+                return 0
+            owner, lease = self.owner, self.lease
+            jobs: list[Job] = []
+            jobs += self.store.claim_deliveries(owner, now, lease, free, busy)
+            jobs += self.store.claim_intents(owner, now, lease, free - len(jobs), busy)
+            if self._hub_host() not in busy:
+                jobs += self.store.claim_pings(owner, now, lease, free - len(jobs))
+        except StoreError:
+            log.exception("websub: claiming calls failed; trying again next tick")
+            return 0
+        self._futures = [f for f in self._futures if not f.done()]
+        for job in jobs:
+            with self._lock:
+                self._running += 1
+            self._futures.append(self._pool.submit(self._run, job))
+        return len(jobs)
+
+    def run_once(self) -> int:
+        """One tick, then wait for its calls (tests, tools)."""
+        started = self.tick()
+        self.drain()
+        return started
+
+    def drain(self) -> None:
+        futures, self._futures = self._futures, []
+        wait(futures)
+
+    def shutdown(self) -> None:
+        """Let running calls finish; claimed calls not started come back when their lease ends."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, job: Job) -> None:
+        host = self._host(job)
+        try:
+            if not self._take_host(host):
+                self._put_back(job)
+                return
+            try:
+                if isinstance(job, Intent):
+                    self.calls.verify(job)
+                elif isinstance(job, DeliveryJob):
+                    self.calls.deliver(job)
+                elif self.hub.external is not None:
+                    self.calls.ping(job, self.hub.external)
+                else:  # the operator went back to the built-in hub: nobody to ping
+                    self.store.finish_ping(job)
+            finally:
+                self._give_host(host)
+        except Exception:
+            log.exception("websub: call to %s crashed; its lease will expire", host)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def _host(self, job: Job) -> str:
+        if isinstance(job, Intent):
+            return job.callback_host
+        if isinstance(job, DeliveryJob):
+            return job.subscription.callback_host
+        return self._hub_host()
+
+    def _hub_host(self) -> str:
+        return urlsplit(self.hub.external or "").hostname or "(hub)"
+
+    def _put_back(self, job: Job) -> None:
+        due = self.clock() + HOST_BUSY_RETRY
+        if isinstance(job, Intent):
+            self.store.release_intent(job)
+        elif isinstance(job, DeliveryJob):
+            self.store.release_delivery(job, due)
+        else:
+            self.store.release_ping(job, due)
+
+    def _take_host(self, host: str) -> bool:
+        with self._lock:
+            if self._hosts.get(host, 0) >= self.per_host:
+                return False
+            self._hosts[host] = self._hosts.get(host, 0) + 1
+            return True
+
+    def _give_host(self, host: str) -> None:
+        with self._lock:
+            self._hosts[host] -= 1
