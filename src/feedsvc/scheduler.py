@@ -174,7 +174,7 @@ class Scheduler:
         started = self.tick()
         self.drain()
         self.flush_publish()
-        self.hub_worker.run_once()  # what this publish owes subscribers, and what was due
+        self.hub_worker.run_due()  # what this publish owes subscribers, and what was due
         return started
 
     def drain(self) -> None:

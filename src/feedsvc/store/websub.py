@@ -172,9 +172,11 @@ class HubSubscriptions(Database):
             rows = conn.execute(query.order_by(subscriptions.c.verified_at)).all()
         return [from_row(Subscription, row) for row in rows]
 
-    def count_subscriptions(self, now: datetime) -> int:
+    def count_subscriptions(self, now: datetime | None = None) -> int:
+        """Subscriptions held (whose lease runs at ``now``, when given)."""
+        where = () if now is None else (subscriptions.c.expires_at > now,)
         with self.engine.connect() as conn:
-            return _count(conn, subscriptions, subscriptions.c.expires_at > now)
+            return _count(conn, subscriptions, *where)
 
     def expire_subscriptions(self, now: datetime) -> int:
         """Remove subscriptions whose lease ended (§5.3.1: hubs MUST enforce lease expirations)."""

@@ -5,9 +5,10 @@ to verify, deliveries, pings) up to its free slots, under a lease in the
 database so several schedulers share it without making a call twice, and
 runs each on a small pool of its own: a fetch never waits for a subscriber,
 nor a subscriber for a fetch. At most ``per_host`` calls go to one host at a
-time; a job for a busy host is put back for a moment, so one slow or dead
-subscriber holds at most that many slots, each for at most one call's
-deadline, and every other subscriber is served meanwhile.
+time: a busy host's calls are not claimed, and what a claim brings beyond a
+host's slots is given back, so one slow or dead subscriber holds at most
+that many slots, each for at most one call's deadline, and every other
+subscriber is served meanwhile.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 Job = Intent | DeliveryJob | PingJob
 
-HOST_BUSY_RETRY = timedelta(seconds=2)
 EXPIRE_EVERY = timedelta(minutes=1)
 
 
@@ -67,7 +67,12 @@ class HubWorker:
         self._futures: list[Future[None]] = []
 
     def tick(self) -> int:
-        """Claim due calls up to the free slots and start them; how many. Never raises."""
+        """Claim due calls up to the free slots and start them; how many. Never raises.
+
+        A host's slots are taken when its call is handed to the pool, so no
+        host ever has more than ``per_host`` calls running or waiting to run;
+        what a claim brought beyond that is given back, still due.
+        """
         try:
             now = self.clock()
             if now - self._expired_at >= EXPIRE_EVERY:
@@ -76,29 +81,43 @@ class HubWorker:
             with self._lock:
                 free = self.workers - self._running
                 busy = {host for host, n in self._hosts.items() if n >= self.per_host}
+                hub_slots = self.per_host - self._hosts.get(self._hub_host(), 0)
             if free <= 0 or not self.store.hub_work_due(now):
                 return 0
             owner, lease = self.owner, self.lease
             jobs: list[Job] = []
             jobs += self.store.claim_deliveries(owner, now, lease, free, busy)
             jobs += self.store.claim_intents(owner, now, lease, free - len(jobs), busy)
-            if self._hub_host() not in busy:
-                jobs += self.store.claim_pings(owner, now, lease, free - len(jobs))
+            jobs += self.store.claim_pings(owner, now, lease, min(free - len(jobs), hub_slots))
         except StoreError:
             log.exception("websub: claiming calls failed; trying again next tick")
             return 0
         self._futures = [f for f in self._futures if not f.done()]
+        started = 0
         for job in jobs:
+            host = self._host(job)
             with self._lock:
-                self._running += 1
-            self._futures.append(self._pool.submit(self._run, job))
-        return len(jobs)
-
-    def run_once(self) -> int:
-        """One tick, then wait for its calls (tests, tools)."""
-        started = self.tick()
-        self.drain()
+                taken = self._hosts.get(host, 0) < self.per_host
+                if taken:
+                    self._hosts[host] = self._hosts.get(host, 0) + 1
+                    self._running += 1
+            if not taken:
+                self._put_back(job, now)
+                continue
+            self._futures.append(self._pool.submit(self._run, job, host))
+            started += 1
         return started
+
+    def run_due(self) -> int:
+        """Make every call that is due now, round after round, and wait for them (tests,
+        tools); how many. Retries fall due later, so this ends."""
+        total = 0
+        while True:
+            started = self.tick()
+            self.drain()
+            if not started:
+                return total
+            total += started
 
     def drain(self) -> None:
         futures, self._futures = self._futures, []
@@ -108,27 +127,21 @@ class HubWorker:
         """Let running calls finish; claimed calls not started come back when their lease ends."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, job: Job) -> None:
-        host = self._host(job)
+    def _run(self, job: Job, host: str) -> None:
         try:
-            if not self._take_host(host):
-                self._put_back(job)
-                return
-            try:
-                if isinstance(job, Intent):
-                    self.calls.verify(job)
-                elif isinstance(job, DeliveryJob):
-                    self.calls.deliver(job)
-                elif self.hub.external is not None:
-                    self.calls.ping(job, self.hub.external)
-                else:  # the operator went back to the built-in hub: nobody to ping
-                    self.store.finish_ping(job)
-            finally:
-                self._give_host(host)
+            if isinstance(job, Intent):
+                self.calls.verify(job)
+            elif isinstance(job, DeliveryJob):
+                self.calls.deliver(job)
+            elif self.hub.external is not None:
+                self.calls.ping(job, self.hub.external)
+            else:  # the operator went back to the built-in hub: nobody to ping
+                self.store.finish_ping(job)
         except Exception:
             log.exception("websub: call to %s crashed; its lease will expire", host)
         finally:
             with self._lock:
+                self._hosts[host] -= 1
                 self._running -= 1
 
     def _host(self, job: Job) -> str:
@@ -141,22 +154,14 @@ class HubWorker:
     def _hub_host(self) -> str:
         return urlsplit(self.hub.external or "").hostname or "(hub)"
 
-    def _put_back(self, job: Job) -> None:
-        due = self.clock() + HOST_BUSY_RETRY
-        if isinstance(job, Intent):
-            self.store.release_intent(job)
-        elif isinstance(job, DeliveryJob):
-            self.store.release_delivery(job, due)
-        else:
-            self.store.release_ping(job, due)
-
-    def _take_host(self, host: str) -> bool:
-        with self._lock:
-            if self._hosts.get(host, 0) >= self.per_host:
-                return False
-            self._hosts[host] = self._hosts.get(host, 0) + 1
-            return True
-
-    def _give_host(self, host: str) -> None:
-        with self._lock:
-            self._hosts[host] -= 1
+    def _put_back(self, job: Job, due: datetime) -> None:
+        """Give a claimed call back untried (its host has no free slot), due at ``due``."""
+        try:
+            if isinstance(job, Intent):
+                self.store.release_intent(job)
+            elif isinstance(job, DeliveryJob):
+                self.store.release_delivery(job, due)
+            else:
+                self.store.release_ping(job, due)
+        except StoreError:
+            log.warning("websub: a claimed call was not given back; its lease will expire")
