@@ -17,6 +17,7 @@ from feedsvc.publish import Publisher, write_if_changed
 from feedsvc.refresh import fetch_and_store
 from feedsvc.render import entry_id
 from feedsvc.store import Store
+from feedsvc.websub.links import HubSetup
 
 BASE = "https://news.example/"
 
@@ -162,3 +163,33 @@ def test_every_exported_file_has_a_gzip_sibling_with_its_mtime(
     assert (
         lost.stat().st_mtime_ns == source_stamp == (out / "feeds" / "all.atom").stat().st_mtime_ns
     )
+
+
+def test_the_hub_is_told_only_of_feeds_whose_bytes_changed(
+    published: Store, settings: Settings, now: datetime
+) -> None:
+    """A new max-age changes a stored feed, not its bytes: no WebSub ping for it."""
+    hub = HubSetup("https://hub.example/", "https://news.example/")
+    path = settings.feeds_dir / "sources.toml"
+    Publisher(published, load_catalog(settings.feeds_dir), base_url=BASE, feed_size=50,
+              hub=hub).publish(None, now)  # fmt: skip
+    for job in published.claim_pings("test", now, timedelta(minutes=1), 100):
+        published.finish_ping(job)  # as if sent
+    path.write_text(path.read_text().replace('every = "1m"', 'every = "30s"'))
+    faster = Publisher(published, load_catalog(settings.feeds_dir), base_url=BASE,
+                       feed_size=50, hub=hub)  # fmt: skip
+    result = faster.publish(None, now + timedelta(minutes=1))
+    assert "feeds/desks/nym.atom" in result.changed  # its max-age, 60 s → 30 s
+    assert result.notified == () and published.pending_pings() == []
+
+    europe = load_catalog(settings.feeds_dir).sources["europe-wire"]
+    assert europe.path is not None
+    article = europe.path / "101_steel_tariffs.txt"
+    article.write_bytes(article.read_bytes().replace(b"steel", b"aluminium"))
+    stored = fetch_and_store(europe, faster.catalog, published, Fetcher().fetch, now)
+    result = faster.publish(stored.touched, now + timedelta(minutes=2))
+    assert set(result.notified) == {p for p in result.changed if p.startswith("feeds/")}
+    assert "feeds/desks/europe.json" in result.notified
+    assert {url for url, _, _ in published.pending_pings()} == {
+        "https://news.example/" + p for p in result.notified
+    }

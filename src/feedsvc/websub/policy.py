@@ -38,9 +38,9 @@ FIRST_RETRY = timedelta(seconds=20)
 MAX_RETRY_WAIT = timedelta(hours=1)
 MAX_ATTEMPTS = 12
 """A failed delivery or ping is tried again after 20 s, 40 s, 80 s, … (at most an hour
-apart); after 12 attempts (about five hours) it is dropped and logged. A
-subscriber that failed twice has the content on the third attempt, a minute
-after the first."""
+apart); after 12 attempts (over four hours) it is dropped and logged, and the
+next change is tried afresh (§7). A subscriber that failed twice has the
+content on the third attempt, a minute after the first."""
 
 CLAIM_LEASE = timedelta(minutes=2)
 """How long a claimed call belongs to the scheduler that claimed it: longer than one
