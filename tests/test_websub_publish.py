@@ -176,6 +176,27 @@ def test_a_slow_subscriber_never_delays_the_others(
         assert b"Everyone but the slow one" in subscriber.notifications(fast)[0].body
 
 
+def test_one_tick_serves_every_subscriber_of_a_change(
+    settings: Settings, store: Store, now: datetime, subscriber: Subscriber
+) -> None:
+    """A thread that finishes a call takes the next: a burst needs no tick per call."""
+    with site(settings, store, now) as running:
+        callbacks = [subscriber.callback() for _ in range(12)]
+        for callback in callbacks:
+            subscriber.subscribe(running.hub, running.feed("feeds/all.rss"), callback)
+        running.scheduler.hub_worker.run_due()
+        running.add_story("zz_burst", "For all twelve")
+        running.clock.advance(minutes=1)
+        running.scheduler.tick()
+        running.scheduler.drain()
+        running.scheduler.flush_publish()
+        worker = running.scheduler.hub_worker
+        assert worker.tick() <= worker.workers  # at most one thread per free slot
+        worker.drain()
+        assert all(len(subscriber.notifications(c)) == 1 for c in callbacks)
+        assert running.store.pending_deliveries() == []
+
+
 def test_a_change_reaches_a_subscriber_within_seconds_of_the_publish(
     settings: Settings, store: Store, now: datetime, subscriber: Subscriber
 ) -> None:
