@@ -107,6 +107,12 @@ def test_a_subscription_request_is_read_as_written() -> None:
          "refused address ::1 (loopback)"),
         (request(mode="subscribe", topic="T", callback="https://c.example/",
                  secret="é" * 100), FORM, "less than 200 bytes"),
+        (request(mode="subscribe", topic="T\x00", callback="https://c.example/"), FORM,
+         "hub.topic holds a control character"),
+        (request(mode="subscribe", topic="T", callback="https://c.example/",
+                 secret="a\x00b"), FORM, "hub.secret holds a control character"),
+        (request(mode="subscribe", topic="http://t.example/" + "a" * 2048,
+                 callback="https://c.example/"), FORM, "longer than 2048"),
     ],
 )  # fmt: skip
 def test_requests_the_hub_refuses_at_once(body: bytes, content_type: str, reason: str) -> None:

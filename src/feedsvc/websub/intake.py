@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from feedsvc.errors import InvalidUrlError
 from feedsvc.fetch.policy import AddressPolicy, parse_address
-from feedsvc.urls import http_url
+from feedsvc.urls import MAX_URL_LENGTH, http_url
 from feedsvc.websub.links import is_topic_path
 from feedsvc.websub.policy import MAX_PARAMETERS, MAX_SECRET_BYTES
 from feedsvc.websub.records import Mode
@@ -29,6 +29,7 @@ NOT_OURS = (
     "hub.topic is not a feed published here; subscribe to the rel=\"self\" URL of one "
     "of its feeds (e.g. …/feeds/all.atom)"
 )
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _UNRESERVED_ESCAPE = re.compile(r"%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])")
 
 
@@ -71,7 +72,9 @@ def read_request(body: bytes, content_type: str | None, policy: AddressPolicy) -
     mode = MODES.get(mode_text)
     if mode is None:
         raise BadRequest(f"hub.mode must be subscribe or unsubscribe, got {mode_text!r}")
-    topic = _one(form, "hub.topic")
+    topic = _printable("hub.topic", _one(form, "hub.topic"))
+    if len(topic) > MAX_URL_LENGTH:
+        raise BadRequest(f"hub.topic is longer than {MAX_URL_LENGTH} characters")
     try:
         checked = http_url(_one(form, "hub.callback"))
     except InvalidUrlError as exc:
@@ -164,12 +167,19 @@ def _secret(values: list[str] | None) -> str | None:
         return None
     if len(values) > 1:
         raise BadRequest(f"hub.secret is given {len(values)} times")
-    secret = values[0]
+    secret = _printable("hub.secret", values[0])
     if not secret:
         raise BadRequest("hub.secret is empty; leave it out for unsigned deliveries")
     if len(secret.encode("utf-8")) > MAX_SECRET_BYTES:
         raise BadRequest(f"hub.secret must be less than {MAX_SECRET_BYTES + 1} bytes (§5.1)")
     return secret
+
+
+def _printable(name: str, value: str) -> str:
+    """Control characters are no part of a URL or a secret, and a database refuses NUL."""
+    if _CONTROL.search(value):
+        raise BadRequest(f"{name} holds a control character")
+    return value
 
 
 def _literal_refusal(host: str, policy: AddressPolicy) -> str | None:
