@@ -181,6 +181,7 @@ def test_core_imports_no_web_cli_or_scheduler() -> None:
         "import feedsvc.normalise, feedsvc.store, feedsvc.render, feedsvc.publish\n"
         "import feedsvc.refresh, feedsvc.catalog_watch, feedsvc.model, feedsvc.errors\n"
         "import feedsvc.pages, feedsvc.text, feedsvc.urls, feedsvc.classify\n"
+        "import feedsvc.websub.intake, feedsvc.websub.worker, feedsvc.websub.calls\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn', 'granian'})\n"
         "print(','.join(bad))\n"

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from feedsvc.catalog import load_catalog
-from feedsvc.config import Settings, default_base_url, load_settings
+from feedsvc.config import Settings, default_base, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.publish import Publisher
 from feedsvc.store import Store
@@ -180,7 +180,7 @@ def test_links_made_outside_a_request_use_the_base_a_hostless_request_gets(
 ) -> None:
     """``feedsvc articles --json`` and the web tier agree on where a story's page is."""
     settings = Settings(host=host, port=port, base_url=base_url)
-    assert default_base_url(settings) == expected
+    assert default_base(settings) == expected
     policy = HostPolicy(settings)
     assert policy.default_base == expected
     assert policy.base_for({"wsgi.url_scheme": "http"}) == expected

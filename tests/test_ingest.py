@@ -418,6 +418,7 @@ def test_unreadable_date_line_is_a_problem_of_the_file_and_it_is_still_published
     (wire.path / "late.txt").write_bytes(
         b"Summit ends\n\nNYM Desk\n\nPublished : sometime last week\n\nLeaders left Brussels.\n"
     )
+    settle(wire.path / "late.txt")
     store.sync_sources(catalog.sources.values(), now)
     result = fetch_and_store(wire, catalog, store, fetch.fetch, now)
     assert result.ok and result.new == 5
@@ -478,6 +479,7 @@ def test_a_corrected_wire_file_updates_its_story_in_place_in_every_format(
     )
     assert corrected.count(b"Correction :") == 1
     seed.write_bytes(corrected)
+    settle(seed)
     later = now + timedelta(minutes=7)
     result = fetch_and_store(wire, catalog, store, fetch.fetch, later)
     assert (result.new, result.updated) == (0, 1)

@@ -22,6 +22,7 @@ from feedsvc.render import entry_id
 from feedsvc.store import Store
 from feedsvc.text import AUTHOR_LIMIT, CONTENT_LIMIT, CORRECTION_LIMIT, SUMMARY_LIMIT, TITLE_LIMIT
 from feedsvc.urls import MAX_URL_LENGTH
+from feedsvc.websub.links import HubSetup
 from inbox_support import settle
 from servers import LoopbackServer, Reply
 
@@ -255,3 +256,34 @@ def test_giant_items_cannot_grow_a_feed_past_its_bound(
     assert CONTENT_LIMIT - 1024 < len(giants["content"].content_html.encode()) <= CONTENT_LIMIT
     sizes = {path: len(body) for path, body in published[0].items()}
     assert CONTENT_LIMIT < sizes["feeds/all.json"] < 2 * CONTENT_LIMIT  # the content, bounded
+
+
+def test_the_hub_is_told_only_of_feeds_whose_bytes_changed(
+    published: Store, settings: Settings, now: datetime
+) -> None:
+    """A new max-age changes a stored feed, not its bytes: no WebSub ping for it."""
+    hub = HubSetup("https://hub.example/", "https://news.example/")
+    path = settings.feeds_dir / "sources.toml"
+    Publisher(published, load_catalog(settings.feeds_dir), base_url=BASE, feed_size=50,
+              hub=hub).publish(None, now)  # fmt: skip
+    for job in published.claim_pings("test", now, timedelta(minutes=1), 100):
+        published.finish_ping(job)  # as if sent
+    path.write_text(path.read_text().replace('every = "1m"', 'every = "30s"'))
+    faster = Publisher(published, load_catalog(settings.feeds_dir), base_url=BASE,
+                       feed_size=50, hub=hub)  # fmt: skip
+    result = faster.publish(None, now + timedelta(minutes=1))
+    assert "feeds/desks/nym.atom" in result.changed  # its max-age, 60 s → 30 s
+    assert result.notified == () and published.pending_pings() == []
+
+    europe = load_catalog(settings.feeds_dir).sources["europe-wire"]
+    assert europe.path is not None
+    article = europe.path / "101_steel_tariffs.txt"
+    article.write_bytes(article.read_bytes().replace(b"steel", b"aluminium"))
+    settle(article)
+    stored = fetch_and_store(europe, faster.catalog, published, Fetcher().fetch, now)
+    result = faster.publish(stored.touched, now + timedelta(minutes=2))
+    assert set(result.notified) == {p for p in result.changed if p.startswith("feeds/")}
+    assert "feeds/desks/europe.json" in result.notified
+    assert {url for url, _, _ in published.pending_pings()} == {
+        "https://news.example/" + p for p in result.notified
+    }

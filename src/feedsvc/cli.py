@@ -22,7 +22,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.catalog import format_interval, load_catalog
-from feedsvc.config import MAX_WORKERS, Settings, default_base_url, listen_host, load_settings
+from feedsvc.config import MAX_WORKERS, Settings, default_base, listen_host, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.model import Catalog, Touched
@@ -31,6 +31,7 @@ from feedsvc.publish import Publisher
 from feedsvc.refresh import Refresher, lease_owner, utcnow
 from feedsvc.sources import SourceAdmin, SourceView, with_api_sources
 from feedsvc.store import StateKey, Store
+from feedsvc.websub.links import HubSetup
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Environment:
             base_url=self.settings.base_url,
             feed_size=self.settings.feed_size,
             publish_dir=self.settings.publish_dir,
+            hub=HubSetup.from_settings(self.settings),
         )
 
     @cached_property
@@ -196,7 +198,7 @@ def articles(
 ) -> None:
     """List stored articles, newest first."""
     found = env.store.list_articles(desk=desk, topic=topic, source=source, limit=limit)
-    base = default_base_url(env.settings)  # a wire story's url is its page there
+    base = default_base(env.settings)  # a wire story's url is its page there
     for article in found:
         if as_json:
             click.echo(json.dumps(article.to_json(base), ensure_ascii=False))

@@ -23,6 +23,8 @@ DEFAULT_DATABASE_URL = "sqlite:///var/feedsvc.sqlite3"
 DEFAULT_FEED_SIZE = 50
 MAX_FEED_SIZE = 1000
 DEFAULT_HOST = "127.0.0.1"
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+UNSPECIFIED = frozenset({"0.0.0.0", "::"})
 DEFAULT_PORT = 8000
 MAX_WORKERS = 64
 MIN_ADMIN_TOKEN = 16
@@ -46,6 +48,7 @@ class Settings:
     host: str = DEFAULT_HOST  # the address the server was started on: links use it
     port: int = DEFAULT_PORT
     workers: int = 1
+    websub_hub: str | None = None  # an external WebSub hub; None: the built-in one at /websub
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +72,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=listen_host(get("FEEDSVC_HOST")),
         port=_whole("FEEDSVC_PORT", get("FEEDSVC_PORT"), DEFAULT_PORT, 1, 65535),
         workers=_whole("FEEDSVC_WORKERS", get("FEEDSVC_WORKERS"), 1, 1, MAX_WORKERS),
+        websub_hub=_websub_hub(get("FEEDSVC_WEBSUB_HUB")),
     )
 
 
@@ -99,6 +103,19 @@ def _admin_token(value: str | None) -> str | None:
         raise ConfigError(
             f"FEEDSVC_ADMIN_TOKEN: at least {MIN_ADMIN_TOKEN} characters, got {len(value)} "
             "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
+    return value
+
+
+def _websub_hub(value: str | None) -> str | None:
+    """An external hub's URL: feeds advertise it and publishing pings it."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+        raise ConfigError(
+            "FEEDSVC_WEBSUB_HUB: expected an absolute http(s) URL of a WebSub hub such as "
+            f"https://hub.example.org/, got {value!r}"
         )
     return value
 
@@ -184,23 +201,6 @@ def _allowed_hosts(value: str | None) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def default_base_url(settings: Settings) -> str:
-    """The base of links made outside a request (``feedsvc articles --json``).
-
-    ``FEEDSVC_BASE_URL`` when set, else the address the server is started on,
-    as a request that names no ``Host`` gets it (``web.hosts``): a loopback or
-    unspecified address is reached as ``127.0.0.1``.
-    """
-    if settings.base_url:
-        return settings.base_url
-    host = settings.host
-    if host in {"0.0.0.0", "::", "127.0.0.1", "::1", "localhost"}:
-        host = "127.0.0.1"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}/"
-
-
 def listen_host(value: str | None, where: str = "FEEDSVC_HOST") -> str:
     """The address to listen on: an IP address or a host name, without a port."""
     if value is None:
@@ -215,3 +215,26 @@ def listen_host(value: str | None, where: str = "FEEDSVC_HOST") -> str:
             f"{where}: expected an address to listen on such as 127.0.0.1 or 0.0.0.0, got {value!r}"
         )
     return value.lower()
+
+
+def served_hosts(host: str, port: int) -> tuple[str, ...]:
+    """The ``Host`` values that name the address the server was started on.
+
+    A loopback or unspecified address (``0.0.0.0``, ``::``) is reached as
+    ``127.0.0.1``, ``localhost`` or ``[::1]``; the first value is the one
+    links use when the request names none. Port 80 may also be left out, as
+    clients do.
+    """
+    if host in UNSPECIFIED or host in {"127.0.0.1", "::1", "localhost"}:
+        names: tuple[str, ...] = LOOPBACK
+    else:
+        names = (f"[{host}]" if ":" in host else host,)
+    values = tuple(f"{name}:{port}" for name in names)
+    return values + names if port == 80 else values
+
+
+def default_base(settings: Settings) -> str:
+    """The base of links a request does not choose: ``FEEDSVC_BASE_URL``, else the address
+    served. The web tier answers requests naming no host with it, and an external
+    WebSub hub is pinged with feed URLs on it."""
+    return settings.base_url or f"http://{served_hosts(settings.host, settings.port)[0]}/"

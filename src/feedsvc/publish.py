@@ -10,6 +10,11 @@ they changed, ready for nginx (``deploy/nginx/``) or a CDN.
 
 When no public base URL is configured, feeds are stored with a placeholder
 base that the web tier replaces with the request's own origin.
+
+Every feed advertises its WebSub hub, and the hub is told about exactly the
+feeds whose bytes changed: the built-in hub by queueing a delivery for each
+subscriber in the database, an external one (``FEEDSVC_WEBSUB_HUB``) by
+queueing a ping. The scheduler makes those calls, never the publishing path.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from xml.sax.saxutils import quoteattr
 from feedsvc.model import Catalog, PublishedFeed, Source, Touched
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import Store
-from feedsvc.telemetry import PUBLISH_DURATION, observe
+from feedsvc.telemetry import PUBLISH_DURATION, WEBSUB_PINGS, count, observe
 from feedsvc.text import os_reason
+from feedsvc.websub.links import HubSetup, is_topic_path
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,8 @@ class PublishResult:
     export_error: str | None = None
     """Why the static export (``FEEDSVC_PUBLISH_DIR``) failed, if it did: the feeds are
     stored and served, their files are not written; publish them again to retry."""
+    notified: tuple[str, ...] = ()
+    """The feeds whose bytes changed, which the WebSub hub was told about."""
 
 
 def etag_for(body: bytes) -> str:
@@ -86,8 +94,11 @@ def feed_keys(touched: Touched) -> list[str]:
     return [ALL, *desks, *(topic_key(topic) for topic in sorted(touched.topics))]
 
 
-def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
-    """Every feed the catalogue implies, by key: ``all``, ``desks/<id>``, ``topics/<id>``."""
+def feed_specs(catalog: Catalog, hub: str | None = None) -> dict[str, FeedSpec]:
+    """Every feed the catalogue implies, by key: ``all``, ``desks/<id>``, ``topics/<id>``.
+
+    ``hub`` is the WebSub hub every feed advertises (``HubSetup.reference``).
+    """
     fastest = _fastest(catalog.sources.values())
     specs = {
         ALL: FeedSpec(
@@ -97,6 +108,7 @@ def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
             home_path="",
             ttl=fastest,
             language=_shared_language(catalog),
+            hub=hub,
         )
     }
     for desk in catalog.desks.values():
@@ -108,6 +120,7 @@ def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
             home_path=desk_key(desk.id),
             ttl=_fastest(own) if own else fastest,
             language=desk.language,
+            hub=hub,
         )
     for topic in catalog.topics.values():
         specs[topic_key(topic.id)] = FeedSpec(
@@ -117,8 +130,15 @@ def feed_specs(catalog: Catalog) -> dict[str, FeedSpec]:
             home_path=topic_key(topic.id),
             ttl=fastest,
             language=topic.language,
+            hub=hub,
         )
     return specs
+
+
+def on_base(body: bytes, base: str) -> bytes:
+    """Stored bytes with their links on ``base``: the placeholder replaced, as served."""
+    placeholder = PLACEHOLDER_BASE.encode()
+    return body.replace(placeholder, base.encode()) if placeholder in body else body
 
 
 def _shared_language(catalog: Catalog) -> str | None:
@@ -211,13 +231,15 @@ class Publisher:
         base_url: str | None,
         feed_size: int,
         publish_dir: Path | None = None,
+        hub: HubSetup | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.base_url = base_url
         self.feed_size = feed_size
         self.publish_dir = publish_dir
-        self.specs = feed_specs(catalog)
+        self.hub = hub or HubSetup()
+        self.specs = feed_specs(catalog, self.hub.reference)
         self.source_titles = {s.id: s.title or s.id for s in catalog.sources.values()}
 
     def publish(self, touched: Touched | None, now: datetime) -> PublishResult:
@@ -244,12 +266,31 @@ class Publisher:
             except OSError as exc:  # full, read-only, gone: the stored feeds still serve
                 export_error = f"static export to {self.publish_dir} failed: {os_reason(exc)}"
                 log.error("%s; it is tried again at the next publish", export_error)
+        notified = self._tell_hub(saved.new_bytes, now)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
         return PublishResult(
             changed=saved.changed,
             unchanged=len(rendered) - len(saved.changed),
             export_error=export_error,
+            notified=notified,
         )
+
+    def _tell_hub(self, paths: Sequence[str], now: datetime) -> tuple[str, ...]:
+        """Queue what the hub owes for feeds whose bytes changed; the calls are the scheduler's.
+
+        The built-in hub gets a delivery per running subscription (its "ping"
+        is this write); an external hub gets one ``hub.mode=publish`` ping per
+        feed, naming the feed on ``HubSetup.feed_base``.
+        """
+        topics = tuple(path for path in paths if is_topic_path(path))
+        if not topics:
+            return ()
+        if self.hub.external is None:
+            self.store.queue_deliveries(topics, now)
+            self.store.add_metrics(count(WEBSUB_PINGS, len(topics), hub="builtin", outcome="ok"))
+        else:
+            self.store.queue_pings({path: self.hub.feed_base + path for path in topics}, now)
+        return topics
 
     def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:
         spec = self.specs[key]

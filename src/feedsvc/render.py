@@ -33,6 +33,7 @@ from importlib import metadata
 from types import MappingProxyType
 from urllib.parse import quote
 
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -40,6 +41,7 @@ from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
 from feedsvc.model import Article, Origin
 from feedsvc.render_media import Media, add_media, json_media
+from feedsvc.urls import join
 
 __all__ = [
     "EPOCH",
@@ -121,6 +123,9 @@ class FeedSpec:
     ``path`` has no extension ("feeds/desks/nym"), so the same spec serves
     the three formats; ``home_path`` is the human page ("desks/nym", "" for
     the index); ``ttl`` is the refresh interval of the feed's sources.
+    ``hub`` is the WebSub hub the feed advertises, resolved on the feed's
+    base: a path for a hub served beside the feed ("websub"), or an absolute
+    URL (see ``feedsvc.websub.links``); None advertises none.
     """
 
     path: str
@@ -129,6 +134,7 @@ class FeedSpec:
     home_path: str
     ttl: timedelta
     language: str | None = None
+    hub: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +229,9 @@ def render_rss(
     fg.title(_text(spec.title))
     fg.description(_text(spec.description) or _text(spec.title))
     fg.link(href=feed_url(spec, base, "rss"), rel="self", type=_LINK_TYPES["rss"])
+    if spec.hub:
+        fg.register_extension("websub_hub", _RssHub, atom=False, rss=True)
+        fg.websub_hub.hub = join(base, spec.hub)
     # feedgen takes the channel <link> from the last link given: the home page.
     fg.link(href=base + spec.home_path, rel="alternate")
     if spec.language:
@@ -274,6 +283,8 @@ def render_atom(
     fg.updated(feed_updated(articles))
     fg.author({"name": FEED_AUTHOR})
     fg.link(href=feed_url(spec, base, "atom"), rel="self", type=_LINK_TYPES["atom"])
+    if spec.hub:
+        fg.link(href=join(base, spec.hub), rel="hub")
     fg.link(href=base + spec.home_path, rel="alternate", type="text/html")
     if spec.language:
         fg.language(_text(spec.language))
@@ -320,6 +331,8 @@ def render_json(
     if spec.language:
         feed["language"] = _text(spec.language)
     feed["authors"] = [{"name": FEED_AUTHOR}]
+    if spec.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": join(base, spec.hub)}]
     feed["items"] = [_json_item(entry) for entry in _entries(articles, base, source_titles)]
     text = json.dumps(feed, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     return text.encode("utf-8")
@@ -340,6 +353,26 @@ def _json_item(entry: _Entry) -> dict[str, object]:
         item["language"] = entry.language
     item.update(json_media(entry.media))
     return item
+
+
+class _RssHub(BaseExtension):
+    """Adds ``<atom:link rel="hub">`` beside the RSS self link, which is all feedgen writes.
+
+    WebSub discovery (§4) looks for both links in an XML feed.
+    """
+
+    hub = ""
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        channel = feed.find("channel")
+        if channel is not None and self.hub:
+            link = etree.Element(_ATOM + "link", href=self.hub, rel="hub")
+            self_link = channel.find(_ATOM + "link")
+            if self_link is None:
+                channel.append(link)
+            else:
+                self_link.addnext(link)
+        return feed
 
 
 def _parser() -> etree.XMLParser:

@@ -11,6 +11,8 @@ leaves the last good catalogue in force), claim due sources up to the free
 worker slots, refresh each on the pool through ``feedsvc.refresh`` (the path
 ``feedsvc ingest`` and the admin side take too), and publish what the
 finished refreshes changed. Only the per-host limit is the scheduler's own.
+The same tick hands the WebSub hub's due calls (verifications, deliveries,
+pings) to ``feedsvc.websub.worker.HubWorker``, on a pool of their own.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from feedsvc.publish import Publisher
 from feedsvc.refresh import LEASE, FetchFunction, Lease, Refresher, lease_owner, utcnow
 from feedsvc.sources import with_api_sources
 from feedsvc.store import StateKey, Store
+from feedsvc.websub.links import HubSetup
+from feedsvc.websub.worker import HubWorker
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ class Scheduler:
         watcher: CatalogWatcher | None = None,
         workers: int = 4,
         per_host: int = 2,
+        hub_workers: int = 4,
         tick_seconds: float = 1.0,
         lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
@@ -71,13 +76,18 @@ class Scheduler:
         self.clock = clock
         self.owner = lease_owner("scheduler")
         self.lease = lease
+        fetcher = Fetcher(AddressPolicy(settings.allow_networks))
         self.refresher = Refresher(
             store,
-            fetch or Fetcher(AddressPolicy(settings.allow_networks)).fetch,
+            fetch or fetcher.fetch,
             owner=self.owner,
             lease=lease,
             clock=clock,
             rng=rng,
+        )
+        self.hub = HubSetup.from_settings(settings)
+        self.hub_worker = HubWorker(
+            store, fetcher, self.hub, owner=self.owner, clock=clock, workers=hub_workers
         )
         self._lock = threading.Lock()
         self._running = 0
@@ -102,6 +112,7 @@ class Scheduler:
             base_url=self.settings.base_url,
             feed_size=self.settings.feed_size,
             publish_dir=self.settings.publish_dir,
+            hub=self.hub,
         )
 
     def reload_catalog(self) -> bool:
@@ -153,6 +164,7 @@ class Scheduler:
                 with self._lock:
                     self._running += 1
                 self._futures.append(self._pool.submit(self._run, lease))
+            self.hub_worker.tick()
             return len(claimed)
         except StoreError:
             log.exception("tick failed; trying again next tick")
@@ -163,6 +175,7 @@ class Scheduler:
         started = self.tick()
         self.drain()
         self.flush_publish()
+        self.hub_worker.run_due()  # what this publish owes subscribers, and what was due
         return started
 
     def drain(self) -> None:
@@ -263,6 +276,7 @@ class Scheduler:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.store.release_leases(self.owner)
         self.flush_publish()
+        self.hub_worker.shutdown()
 
 
 def _host(source: Source | None) -> str:

@@ -75,6 +75,25 @@ PUBLISH_DURATION = Metric(
     "Time to render and store the feeds one change touched.",
     (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+WEBSUB_PINGS = Metric(
+    "feedsvc_websub_pings_total",
+    "counter",
+    "Feeds whose change the WebSub hub was told of, by hub (builtin: queued for its "
+    "subscribers; external: a hub.mode=publish ping) and outcome (ok; error: to be retried; "
+    "dropped: given up).",
+)
+WEBSUB_DELIVERIES = Metric(
+    "feedsvc_websub_deliveries_total",
+    "counter",
+    "Content distributions to subscribers, by outcome (ok; error: to be retried; "
+    "gone: HTTP 410 ended the subscription; dropped: given up).",
+)
+WEBSUB_VERIFICATIONS = Metric(
+    "feedsvc_websub_verifications_total",
+    "counter",
+    "Verifications of intent and denials sent to callbacks, by mode and outcome "
+    "(verified, failed, refused: the hub's ceiling; sent: a denial).",
+)
 STORED = (
     FETCHES,
     FETCH_DURATION,
@@ -82,6 +101,9 @@ STORED = (
     ARTICLES_UPDATED,
     FEED_REQUESTS,
     PUBLISH_DURATION,
+    WEBSUB_PINGS,
+    WEBSUB_DELIVERIES,
+    WEBSUB_VERIFICATIONS,
 )
 
 

@@ -17,13 +17,15 @@ the same guards:
 * a conditional GET from the stored validators (``headers``), so an unchanged
   feed costs a 304.
 
-``client`` holds the ``Fetcher`` that puts these together. A ``files`` source
+``client`` holds the ``Fetcher`` that puts these together; its ``call`` makes
+the WebSub hub's requests to callbacks and to an external hub under the same
+guards. A ``files`` source
 is a folder of wire articles, read by ``folder.read_folder``.
 """
 
 from __future__ import annotations
 
-from feedsvc.fetch.client import ACCEPT, DEFAULT_USER_AGENT, Fetcher, Limits, check_url
+from feedsvc.fetch.client import ACCEPT, DEFAULT_USER_AGENT, Answer, Fetcher, Limits, check_url
 from feedsvc.fetch.folder import read_folder
 from feedsvc.fetch.policy import AddressPolicy, parse_address
 
@@ -31,6 +33,7 @@ __all__ = [
     "ACCEPT",
     "DEFAULT_USER_AGENT",
     "AddressPolicy",
+    "Answer",
     "Fetcher",
     "Limits",
     "check_url",

@@ -14,7 +14,8 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -37,7 +38,7 @@ from feedsvc.model import Document, Fetched, Source, Validators
 from feedsvc.text import error_line, one_line, os_reason
 from feedsvc.urls import HttpUrl, http_url
 
-__all__ = ["ACCEPT", "DEFAULT_USER_AGENT", "Fetcher", "Limits", "check_url"]
+__all__ = ["ACCEPT", "DEFAULT_USER_AGENT", "Answer", "Fetcher", "Limits", "check_url"]
 
 DEFAULT_USER_AGENT = "feedsvc/0.1 (+https://github.com/feedsvc)"
 ACCEPT = (
@@ -45,6 +46,18 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a WebSub callback or hub answered to ``Fetcher.call``."""
+
+    status: int
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 @dataclass(frozen=True)
@@ -160,23 +173,62 @@ class Fetcher:
         connection = http.client.HTTPConnection(target.host, target.port)
         connection.sock = DeadlineSocket(sock, deadline)
         try:
-            self._send(connection, target, validators)
-            response = connection.getresponse()
-            return self._handle(source_id, target, response, validators, deadline)
-        except (FetchError, DeadlinePassed):
-            raise
-        except http.client.IncompleteRead as exc:
-            raise FetchError(f"truncated response from {target.host}: {exc}") from None
-        except (ConnectionError, http.client.HTTPException) as exc:
-            detail = error_line(exc)  # may quote the server's bytes
-            raise FetchError(f"bad HTTP response from {target.host}: {detail}") from None
-        except TimeoutError:
-            raise DeadlinePassed() from None
-        except OSError as exc:
-            raise FetchError(f"network error with {target.host}: {os_reason(exc)}") from None
+            with _http_errors(target):
+                self._send(connection, target, validators)
+                response = connection.getresponse()
+                return self._handle(source_id, target, response, validators, deadline)
         finally:
             connection.close()
             sock.close()
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        read: int = 0,
+    ) -> Answer:
+        """One request to a WebSub callback or hub, under every guard a fetch has.
+
+        The same URL check, address policy (on every address the host resolves
+        to), deadline and size cap as a fetch, through the same connection
+        code. A redirect is answered as it came, never followed: WebSub counts
+        it as a failure (§5.3.1, §7). Up to ``read`` bytes of a 2xx body are
+        read (TooLargeError past that); other bodies are never read.
+        """
+        deadline = Deadline(self.limits.total_timeout)
+        target = _target(url)
+        try:
+            sock = self._connect(target, deadline)
+            connection = http.client.HTTPConnection(target.host, target.port)
+            connection.sock = DeadlineSocket(sock, deadline)
+            try:
+                with _http_errors(target):
+                    connection.putrequest(
+                        method, target.target, skip_host=True, skip_accept_encoding=True
+                    )
+                    sent = {"Host": target.host_header, "User-Agent": self.user_agent}
+                    sent.update(headers or {})
+                    sent["Connection"] = "close"
+                    if body or method not in ("GET", "HEAD"):
+                        sent["Content-Length"] = str(len(body))
+                    for name, value in sent.items():
+                        connection.putheader(name, value)
+                    connection.endheaders(body or None)
+                    response = connection.getresponse()
+                    content = b""
+                    if read > 0 and 200 <= response.status < 300:
+                        content = read_body(response, deadline, read)
+                    return Answer(response.status, content)
+            finally:
+                connection.close()
+                sock.close()
+        except DeadlinePassed:
+            raise FetchError(
+                f"timed out after {self.limits.total_timeout:g} s calling {target.url}"
+            ) from None
 
     def _send(
         self, connection: http.client.HTTPConnection, target: HttpUrl, validators: Validators
@@ -327,6 +379,24 @@ class Fetcher:
         except BaseException:
             sock.close()
             raise
+
+
+@contextmanager
+def _http_errors(target: HttpUrl) -> Iterator[None]:
+    """What goes wrong during one HTTP exchange, as a FetchError that names the host."""
+    try:
+        yield
+    except (FetchError, DeadlinePassed):
+        raise
+    except http.client.IncompleteRead as exc:
+        raise FetchError(f"truncated response from {target.host}: {exc}") from None
+    except (ConnectionError, http.client.HTTPException) as exc:
+        detail = error_line(exc)  # may quote the server's bytes
+        raise FetchError(f"bad HTTP response from {target.host}: {detail}") from None
+    except TimeoutError:
+        raise DeadlinePassed() from None
+    except OSError as exc:
+        raise FetchError(f"network error with {target.host}: {os_reason(exc)}") from None
 
 
 def _connect_error(exc: OSError, target: HttpUrl, address: IPAddress) -> FetchError:

@@ -14,6 +14,8 @@ owns the engine and the write policy:
 - ``metrics``   shared Prometheus counters;
 - ``notes``     what the last content fetch of each source said about its items;
 - ``admin``     admin sessions and failed authentications (throttling);
+- ``websub``    the built-in WebSub hub's subscriptions and the requests awaiting verification;
+- ``websub_queue`` content distributions and publish pings owed, with their retries;
 - ``schema``    the tables; ``rows`` maps their rows to records and back, by field name.
 
 ``Store`` is all of them at once, so the rest of feedsvc holds one object.
@@ -36,6 +38,8 @@ from feedsvc.store.sources import (
     source_from_config,
 )
 from feedsvc.store.state import SharedState, StateKey
+from feedsvc.store.websub import HubSubscriptions
+from feedsvc.store.websub_queue import HubQueue
 from feedsvc.store.wire_files import WireFiles
 
 __all__ = [
@@ -64,5 +68,7 @@ class Store(
     Notes,
     AdminAuth,
     WireFiles,
+    HubSubscriptions,
+    HubQueue,
 ):
     """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""

@@ -25,10 +25,15 @@ PUBLISH_LOCK = 0x66656564  # an arbitrary, fixed advisory-lock key for save_feed
 
 @dataclass(frozen=True, slots=True)
 class SavedFeeds:
-    """What ``save_feeds`` did: the paths it changed, and each feed's Last-Modified as stored."""
+    """What ``save_feeds`` did: the paths it changed, and each feed's Last-Modified as stored.
+
+    ``new_bytes`` are the changed paths whose bytes changed (``changed`` also
+    counts a new media type or max-age): what a WebSub hub is told about.
+    """
 
     changed: tuple[str, ...]
     last_modified: Mapping[str, datetime]
+    new_bytes: tuple[str, ...] = ()
 
 
 class PublishedFeeds(Database):
@@ -57,6 +62,7 @@ class PublishedFeeds(Database):
                 )
             }
             changed: list[str] = []
+            new_bytes: list[str] = []
             modified: dict[str, datetime] = {}
             for feed in rendered:
                 row = known.get(feed.path)
@@ -79,6 +85,8 @@ class PublishedFeeds(Database):
                 else:
                     continue
                 changed.append(feed.path)
+                if not same_bytes:
+                    new_bytes.append(feed.path)
             stale = sorted(set(known) - keep) if keep is not None else []
             if stale:
                 conn.execute(delete(feeds).where(feeds.c.path.in_(stale)))
@@ -87,7 +95,7 @@ class PublishedFeeds(Database):
                 write_state(conn, StateKey.SITE, site)
             if changed or stale or old_site != site:
                 write_state(conn, StateKey.GENERATION, uuid.uuid4().hex)
-            return SavedFeeds(tuple(changed), modified)
+            return SavedFeeds(tuple(changed), modified, tuple(new_bytes))
 
         return self.transact(work)
 

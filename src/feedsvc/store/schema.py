@@ -233,3 +233,82 @@ auth_failures = Table(
     Column("last_at", UTCDateTime, nullable=False, index=True),
     Column("blocked_until", UTCDateTime),
 )
+
+# -- WebSub (the built-in hub at /websub, and pings to an external hub) ------------
+# Keys over two URLs (topic, callback) are a SHA-256 of both: two 2 KiB URLs
+# would pass PostgreSQL's B-tree entry limit.
+
+# Verified subscriptions, each with its lease; the built-in hub fans out to these.
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("callback", Text, nullable=False),
+    Column("feed_path", String(200), nullable=False),
+    Column("callback_host", String(255), nullable=False),
+    Column("secret", Text),
+    Column("lease_seconds", Integer, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("verified_at", UTCDateTime, nullable=False),
+    Index(None, "feed_path"),
+    Index(None, "callback_host"),
+    Index(None, "expires_at"),
+)
+
+# Subscription requests waiting for their verification of intent (or denial), in order.
+websub_intents = Table(
+    "websub_intents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(64), nullable=False),
+    Column("mode", String(12), nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("feed_path", String(200)),
+    Column("self_url", Text),
+    Column("callback", Text, nullable=False),
+    Column("callback_host", String(255), nullable=False),
+    Column("secret", Text),
+    Column("lease_seconds", Integer),
+    Column("reason", Text),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTCDateTime),
+    Index(None, "subscription_id"),
+    Index(None, "callback_host"),
+)
+
+# One pending content distribution per subscription: a newer publish bumps
+# ``version`` and makes it due again, so a retry always carries the newest bytes.
+websub_deliveries = Table(
+    "websub_deliveries",
+    metadata,
+    Column(
+        "subscription_id",
+        String(64),
+        ForeignKey("websub_subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Index(None, "due_at"),
+)
+
+# Publish pings owed to an external hub (FEEDSVC_WEBSUB_HUB), one per changed feed.
+websub_pings = Table(
+    "websub_pings",
+    metadata,
+    Column("path", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Index(None, "due_at"),
+)

@@ -18,7 +18,7 @@ from flask import Flask
 from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
-from feedsvc.web import admin_api, admin_common, admin_pages, feeds, metrics, ops, pages
+from feedsvc.web import admin_api, admin_common, admin_pages, feeds, metrics, ops, pages, websub
 from feedsvc.web.cache import FeedCache
 from feedsvc.web.hosts import HostPolicy, TrustedHosts
 
@@ -36,7 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["feedsvc.catalog"] = app.config.get("CATALOG_WATCHER") or CatalogWatcher(
         settings.feeds_dir
     )
-    cache = FeedCache(store)
+    cache = FeedCache(store, websub_hub=settings.websub_hub)
     cache.preload()  # before the first request; a database that is away means 503s until it is back
     app.extensions["feedsvc.cache"] = cache
     feeds.init_app(app)
@@ -45,5 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     admin_api.init_app(app)
     admin_pages.init_app(app)
-    app.wsgi_app = TrustedHosts(app.wsgi_app, HostPolicy(settings))  # type: ignore[method-assign]
+    hosts = HostPolicy(settings)
+    websub.init_app(app, hosts)
+    app.wsgi_app = TrustedHosts(app.wsgi_app, hosts)  # type: ignore[method-assign]
     return app

@@ -6,7 +6,9 @@ second; a request is a dictionary lookup plus header work, never a render and
 usually no query. When no public base URL is configured, the placeholder base
 inside the stored bytes is replaced by the request's checked base
 (``web.hosts``) once per (feed, base) and remembered: the bases are a short
-list fixed at start-up, so the variants are too.
+list fixed at start-up, so the variants are too. The WebSub discovery headers
+of a feed (``Link: <hub>; rel="hub"`` and ``Link: <self>; rel="self"``) are
+built with it, once per variant, never per request.
 
 A feed is never answered "not found" because of the cache: until one load has
 succeeded, ``get`` raises ``FeedsUnavailable`` (a 503), and once feeds are
@@ -29,8 +31,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
 from feedsvc.model import PublishedFeed
-from feedsvc.publish import PLACEHOLDER_BASE, etag_for
+from feedsvc.publish import etag_for, on_base
 from feedsvc.store import StateKey, Store
+from feedsvc.websub.links import hub_url, is_topic_path, link_headers
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,17 @@ class Served:
     headers_304_gzip: tuple[tuple[str, str], ...]
 
     @classmethod
-    def build(cls, feed: PublishedFeed, body: bytes, etag: str) -> Served:
-        """Everything a response needs, computed once per change instead of per request."""
+    def build(
+        cls,
+        feed: PublishedFeed,
+        body: bytes,
+        etag: str,
+        links: tuple[tuple[str, str], ...] = (),
+    ) -> Served:
+        """Everything a response needs, computed once per change instead of per request.
+
+        ``links`` are ``Link`` headers sent with the 200s (WebSub discovery).
+        """
         gzipped = gzip.compress(body, compresslevel=6, mtime=0)
         etag_gzip = etag[:-1] + '-gz"'
         last_modified_http = format_datetime(feed.last_modified, usegmt=True)
@@ -81,8 +93,8 @@ class Served:
             last_modified=feed.last_modified,
             last_modified_http=last_modified_http,
             cache_control=cache_control,
-            headers=(("ETag", etag), *common),
-            headers_gzip=(("ETag", etag_gzip), *common, ("Content-Encoding", "gzip")),
+            headers=(("ETag", etag), *common, *links),
+            headers_gzip=(("ETag", etag_gzip), *common, *links, ("Content-Encoding", "gzip")),
             # a 304 repeats only what RFC 9110 asks (werkzeug strips the rest anyway)
             headers_304=(("ETag", etag), ("Cache-Control", cache_control), common[2]),
             headers_304_gzip=(("ETag", etag_gzip), ("Cache-Control", cache_control), common[2]),
@@ -92,9 +104,13 @@ class Served:
 class FeedCache:
     """Thread-safe for threaded workers; one per process."""
 
-    def __init__(self, store: Store, check_every: float = CHECK_EVERY):
+    def __init__(
+        self, store: Store, check_every: float = CHECK_EVERY, websub_hub: str | None = None
+    ):
+        """``websub_hub`` is ``FEEDSVC_WEBSUB_HUB`` (None: the built-in hub on each base)."""
         self.store = store
         self.check_every = check_every
+        self.websub_hub = websub_hub
         self.loaded = False
         self._lock = threading.Lock()
         self._checked = float("-inf")
@@ -161,15 +177,20 @@ class FeedCache:
         key = (path, base)
         served = self._variants.get(key)
         if served is None:
-            placeholder = PLACEHOLDER_BASE.encode()
-            if placeholder in feed.body:
-                body = feed.body.replace(placeholder, base.encode())
-                etag = etag_for(body)
-            else:
-                body, etag = feed.body, feed.etag
-            served = Served.build(feed, body, etag)
+            body = on_base(feed.body, base)
+            etag = feed.etag if body is feed.body else etag_for(body)
+            links: tuple[tuple[str, str], ...] = ()
+            if is_topic_path(path):
+                links = link_headers(hub_url(self.websub_hub, base), base + path)
+            served = Served.build(feed, body, etag, links)
             self._variants[key] = served  # bounded: bases are a short list fixed at start
         return served
+
+    def has(self, path: str) -> bool:
+        """Whether ``path`` is published. Raises FeedsUnavailable while nothing is loaded."""
+        if not self.refresh():
+            raise FeedsUnavailable(path)
+        return path in self._feeds
 
     @property
     def variants(self) -> int:

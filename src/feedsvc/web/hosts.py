@@ -20,15 +20,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from feedsvc.config import Settings, default_base_url
+from feedsvc.config import Settings, default_base, served_hosts
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 BASE_KEY = "feedsvc.base_url"  # the checked base URL, put in the WSGI environ
 SCHEMES = ("http", "https")
-LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-UNSPECIFIED = {"0.0.0.0", "::"}
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 BAD_HOST_BODY = b"unknown Host: this server answers only for its own address\n"
 BAD_HOST_HEADERS = [
@@ -39,29 +37,13 @@ BAD_HOST_HEADERS = [
 ]
 
 
-def served_hosts(host: str, port: int) -> tuple[str, ...]:
-    """The ``Host`` values that name the address the server was started on.
-
-    A loopback or unspecified address (``0.0.0.0``, ``::``) is reached as
-    ``127.0.0.1``, ``localhost`` or ``[::1]``; the first value is the one
-    links use when the request names none. Port 80 may also be left out, as
-    clients do.
-    """
-    if host in UNSPECIFIED or host in {"127.0.0.1", "::1", "localhost"}:
-        names: tuple[str, ...] = LOOPBACK
-    else:
-        names = (f"[{host}]" if ":" in host else host,)
-    values = tuple(f"{name}:{port}" for name in names)
-    return values + names if port == 80 else values
-
-
 class HostPolicy:
     """The base URL for a request's ``Host``, or None when that host is not ours."""
 
     def __init__(self, settings: Settings) -> None:
         own = served_hosts(settings.host, settings.port)
         self.fixed = settings.base_url
-        self.default_base = default_base_url(settings)
+        self.default_base = default_base(settings)
         names = (*own, *settings.allowed_hosts)
         # Every answer is one of these strings: a feed has at most this many variants.
         self._bases = {

@@ -61,6 +61,10 @@ HEARTBEAT = Metric(
     "gauge",
     "The newest scheduler heartbeat (Unix time); absent when no scheduler ever ran.",
 )
+WEBSUB_SUBSCRIPTIONS = Metric(
+    "feedsvc_websub_subscriptions", "gauge", "Subscriptions the built-in WebSub hub holds "
+    "(each removed within a minute of its lease's end)."
+)
 STATES = ("ok", "error", "pending", "paused", "disabled")
 CATALOG = Metric(
     "feedsvc_catalog_state",
@@ -175,6 +179,7 @@ def _gauges(store: Store) -> list[Gauge]:
             ],
         ),
     ]
+    gauges.append(Gauge(WEBSUB_SUBSCRIPTIONS, [({}, float(store.count_subscriptions()))]))
     beat = store.get_state(StateKey.HEARTBEAT)
     if beat:
         try:
