@@ -31,7 +31,7 @@ from lxml import etree
 
 from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
-from feedsvc.model import Article
+from feedsvc.model import Article, new_entry_id
 
 __all__ = [
     "EPOCH",
@@ -86,9 +86,6 @@ _JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 # Characters XML 1.0 forbids; lxml refuses them, so they would abort a render.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-# What the URN syntax (RFC 8141) allows unescaped in an article id.
-_URN_SAFE = "()+,.:=@;$_!*'-"
 
 _NO_TITLES: Mapping[str, str] = MappingProxyType({})
 
@@ -174,20 +171,15 @@ def feed_url(spec: FeedSpec, base_url: str, fmt: str) -> str:
 
 
 def entry_id(article: Article) -> str:
-    """The article's one identity in every format.
+    """The article's one identity in every format: the story's, fixed when it was created.
 
-    The source's own guid when it is the article's permalink (readers that
-    subscribed to the source elsewhere then see the same item); otherwise a
-    URN built from the stable article id, since a non-URL guid from one
-    source is not guaranteed unique among all sources.
+    An article not stored yet takes the one its story would (``model.new_entry_id``).
     """
-    if _is_permalink(article):
-        return _text(article.guid)
-    return "urn:feedsvc:article:" + quote(_text(article.id), safe=_URN_SAFE)
+    return _text(article.entry_id or new_entry_id(article))
 
 
 def _is_permalink(article: Article) -> bool:
-    return bool(article.url) and article.guid == article.url
+    return bool(article.url) and entry_id(article) == article.url
 
 
 def ttl_minutes(ttl: timedelta) -> int:

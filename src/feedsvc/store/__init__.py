@@ -6,8 +6,13 @@ owns the engine and the write policy:
 - ``engine``    engine creation, SQLite pragmas, write transactions and retries, migrations;
 - ``sources``   the source registry (catalogue and API sources), health, the fetch log;
 - ``schedule``  leases, due sources, and what each fetch leaves on its source;
-- ``articles``  storing a batch by its ``plan``, and listing, counting, searching;
-- ``plan``      what a batch does (new, updated, merged, …): pure, no database;
+- ``articles``  storing a batch (``batches``), an operator's retract and restore;
+- ``listings``  stories as readers see them: feeds' listings, counts, search, one story,
+                its copies, tombstones;
+- ``retention`` the purge of stories older than their source's ``keep``, and freeing space;
+- ``plan``      what a batch does (new, updated, merged, withdrawn, …): pure, no database;
+- ``election``  which copy a story shows, where it is listed, its retraction: pure;
+- ``copies``, ``stories``  the rows of one source's copy, and of a story and its memberships;
 - ``feeds``     published feed bytes and their validators;
 - ``state``     small values shared by processes, under the keys of ``StateKey``;
 - ``metrics``   shared Prometheus counters;
@@ -18,7 +23,7 @@ owns the engine and the write policy:
 
 from __future__ import annotations
 
-from feedsvc.store.articles import ArticleStore
+from feedsvc.store.articles import ArticleStore, StoryChange
 from feedsvc.store.engine import create_db_engine
 from feedsvc.store.feeds import PublishedFeeds, SavedFeeds
 from feedsvc.store.metrics import Metrics
@@ -39,6 +44,7 @@ __all__ = [
     "SourceState",
     "StateKey",
     "Store",
+    "StoryChange",
     "create_db_engine",
     "source_config",
     "source_from_config",
