@@ -28,14 +28,19 @@ from pydantic_core import ErrorDetails
 
 from feedsvc.catalog import (
     DEFAULT_EVERY,
+    DEFAULT_MAX_ITEMS,
     ID_PATTERN,
     ID_REGEX,
     INTERVAL_PATTERN,
+    MAX_ITEMS,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
     check_feed_url,
     check_timezone,
     format_interval,
     parse_interval,
 )
+from feedsvc.dates import DURATION_PATTERN, format_duration, parse_duration
 from feedsvc.errors import ValidationError
 from feedsvc.model import ArticleJson, Source, UtcTime
 from feedsvc.urls import MAX_URL_LENGTH
@@ -109,6 +114,13 @@ def _interval(text: str) -> str:
     return text.strip()
 
 
+def _duration(text: str | None) -> str | None:
+    if text is None:
+        return None
+    parse_duration(text)
+    return text.strip()
+
+
 def _blank_is_none(title: str | None) -> str | None:
     return (title.strip() or None) if title is not None else None
 
@@ -175,6 +187,34 @@ Title = Annotated[
 ]
 
 
+Priority = Annotated[
+    int,
+    Field(
+        ge=MIN_PRIORITY,
+        le=MAX_PRIORITY,
+        description=f"a priority: a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} "
+        "(a story several sources carry shows the copy of the highest)",
+    ),
+]
+Keep = Annotated[
+    Annotated[str, Field(max_length=MAX_INTERVAL)] | None,
+    Field(
+        description="a retention: a whole number and h, d or w, such as '90d' (stories "
+        "older are purged), or null for the default (FEEDSVC_KEEP)",
+        json_schema_extra={"pattern": DURATION_PATTERN.pattern},
+    ),
+    AfterValidator(_duration),
+]
+MaxItems = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_ITEMS,
+        description=f"a whole number from 1 to {MAX_ITEMS}: the newest items one fetch stores",
+    ),
+]
+
+
 def _absent() -> Any:
     """The default of a PATCH field: not given, so not changed (never a value)."""
     return Field(default=None)
@@ -205,6 +245,9 @@ class NewSource(_Request):
     topics: TopicIds = Field(default_factory=list)
     enabled: Enabled = True
     title: Title = None
+    priority: Priority = 0
+    keep: Keep = None
+    max_items: MaxItems = DEFAULT_MAX_ITEMS
 
     def source(self) -> Source:
         """The Source of origin ``api`` this asks for (the catalogue not yet consulted)."""
@@ -219,6 +262,9 @@ class NewSource(_Request):
             enabled=self.enabled,
             title=self.title,
             origin="api",
+            priority=self.priority,
+            keep=parse_duration(self.keep) if self.keep else None,
+            max_items=self.max_items,
         )
 
 
@@ -234,6 +280,9 @@ class SourcePatch(_Request):
     topics: TopicIds = _absent()
     enabled: Enabled = _absent()
     title: Title = _absent()
+    priority: Priority = _absent()
+    keep: Keep = _absent()
+    max_items: MaxItems = _absent()
 
     def apply(self, source: Source) -> Source:
         given: Mapping[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
@@ -242,6 +291,8 @@ class SourcePatch(_Request):
             changes["every"] = parse_interval(given["every"])
         if "topics" in given:
             changes["topics"] = tuple(dict.fromkeys(given["topics"]))
+        if "keep" in given:
+            changes["keep"] = parse_duration(given["keep"]) if given["keep"] else None
         return replace(source, **changes)
 
 
@@ -376,6 +427,9 @@ class SourceJson(_Response):
     every_seconds: float
     timezone: str
     enabled: bool
+    priority: int
+    keep: str | None = Field(description="the source's retention, null for the default")
+    max_items: int
     paused: bool
     status: Status
     problem: str | None
@@ -399,6 +453,9 @@ class SourceJson(_Response):
             every_seconds=source.every.total_seconds(),
             timezone=source.timezone,
             enabled=source.enabled,
+            priority=source.priority,
+            keep=format_duration(source.keep) if source.keep else None,
+            max_items=source.max_items,
             paused=view.paused,
             status=_status(view),
             problem=view.problem,

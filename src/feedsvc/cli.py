@@ -25,7 +25,7 @@ from feedsvc.catalog import format_interval, load_catalog
 from feedsvc.config import MAX_WORKERS, Settings, listen_host, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.model import Catalog, Touched
+from feedsvc.model import Catalog
 from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
 from feedsvc.refresh import Refresher, lease_owner, utcnow
@@ -151,9 +151,10 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
         else [s for s in catalog.sources.values() if s.enabled and s.id not in paused]
     )
     store = env.store
-    store.sync_sources(catalog.sources.values(), utcnow())
-    refresher = Refresher(store, env.fetcher.fetch, owner=lease_owner("cli"))
-    touched = Touched()
+    touched = store.sync_sources(catalog.sources.values(), utcnow())  # removed ones withdrawn
+    refresher = Refresher(
+        store, env.fetcher.fetch, owner=lease_owner("cli"), keep=env.settings.keep
+    )
     failed = False
     for result in refresher.refresh_all(chosen, catalog):
         click.echo(result.line())

@@ -8,7 +8,7 @@ database, no network; ``feedsvc.refresh`` runs these between fetch and store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +16,7 @@ from feedsvc.errors import ParseError
 from feedsvc.model import Article, Catalog, Fetched, RawItem, Source
 from feedsvc.normalise import normalise
 from feedsvc.parse import parse_feed
+from feedsvc.urls import canonical_url
 from feedsvc.wire import read_wire
 
 RULES_VERSION = "1"  # bump when parsing or normalising changes what a body yields
@@ -25,6 +26,8 @@ RULES_VERSION = "1"  # bump when parsing or normalising changes what a body yiel
 class Parsed:
     items: tuple[RawItem, ...]
     problems: tuple[str, ...]
+    homes: tuple[str, ...] = ()
+    """The canonical home page of each feed document: a link that names no one article."""
 
 
 def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> Parsed:
@@ -32,11 +35,15 @@ def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> P
     if source.kind == "feed":
         problems: list[str] = list(fetched.problems)
         items: list[RawItem] = []
+        homes: list[str] = []
         for document in fetched.documents:
             feed = parse_feed(document)  # ParseError: the whole source failed
             items.extend(feed.items)
             problems.extend(feed.problems)
-        return Parsed(tuple(items), tuple(problems))
+            home = canonical_url(feed.link)
+            if home and home not in homes:
+                homes.append(home)
+        return Parsed(tuple(items), tuple(problems), tuple(homes))
     wire_items: list[RawItem] = []
     wire_problems: list[str] = list(fetched.problems)
     known_bylines = tuple(bylines)
@@ -65,12 +72,40 @@ def normalise_all(
     return articles, problems
 
 
+def taken(
+    articles: Sequence[Article], source: Source, keep: timedelta | None, now: datetime
+) -> tuple[list[Article], list[str]]:
+    """What one fetch stores: items within the source's ``keep``, at most its ``max_items``.
+
+    An item older than ``keep`` would only be purged again (and fetched again,
+    and purged…); past ``max_items`` the newest are taken (by published
+    time, in the source's order), so one huge fetch cannot flood the store.
+    """
+    problems: list[str] = []
+    chosen = list(articles)
+    if keep is not None:
+        fresh = [article for article in chosen if article.published >= now - keep]
+        if len(fresh) < len(chosen):
+            problems.append(f"{len(chosen) - len(fresh)} items older than the source's keep")
+        chosen = fresh
+    if len(chosen) > source.max_items:
+        order = sorted(range(len(chosen)), key=lambda i: (chosen[i].published, -i), reverse=True)
+        newest = sorted(order[: source.max_items])
+        problems.append(
+            f"{len(chosen) - len(newest)} items past the newest {source.max_items} (max_items)"
+        )
+        chosen = [chosen[i] for i in newest]
+    return chosen, problems
+
+
 def bylines(catalog: Catalog) -> tuple[str, ...]:
     """Every desk's bylines: the wire reader strips them from story bodies."""
     return tuple(byline for desk in catalog.desks.values() for byline in desk.bylines)
 
 
-def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
+def content_digest(
+    fetched: Fetched, source: Source, catalog: Catalog, keep: timedelta | None = None
+) -> str:
     """A hash of the fetched bytes and of everything that shapes their articles.
 
     Equal digests mean re-parsing would yield the same articles, so an origin
@@ -82,6 +117,7 @@ def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
     rules = (
         RULES_VERSION,
         repr(source),
+        repr(keep),
         repr(sorted(catalog.desks.items())),
         repr(sorted(catalog.topics.items())),
     )
@@ -95,4 +131,8 @@ def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
         digest.update(document.content)
     for problem in fetched.problems:
         digest.update(problem.encode("utf-8", "surrogatepass"))
+    if fetched.listing is not None:  # a deleted file changes what is stored
+        digest.update(b"\0listing\0")
+        for name in fetched.listing:
+            digest.update(name.encode("utf-8", "surrogatepass") + b"\0")
     return digest.hexdigest()

@@ -78,6 +78,7 @@ class Scheduler:
             lease=lease,
             clock=clock,
             rng=rng,
+            keep=settings.keep,
         )
         self._lock = threading.Lock()
         self._running = 0

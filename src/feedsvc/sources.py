@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from feedsvc.admin_models import CATALOG_FILE, NewSource, SourcePatch, checked
 from feedsvc.errors import Conflict, NotFound, ValidationError
@@ -131,13 +131,16 @@ class SourceAdmin:
         fetch: FetchFunction | None = None,
         publisher: Callable[[Catalog], Publisher] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        keep: timedelta | None = None,
     ) -> None:
         self.store = store
         self._catalog = catalog
         self.publisher = publisher
         self.clock = clock
         self.refresher = (
-            Refresher(store, fetch, owner=lease_owner("admin"), clock=clock) if fetch else None
+            Refresher(store, fetch, owner=lease_owner("admin"), clock=clock, keep=keep)
+            if fetch
+            else None
         )
 
     def catalog(self) -> Catalog:

@@ -22,7 +22,8 @@ def read_folder(source: Source, max_bytes: int) -> Fetched:
     """Every wire article (``*.txt``) of a folder, sorted by name, as documents.
 
     A file that cannot be taken (too large, unreadable, a symlink leaving the
-    folder) is a problem of that file only, reported in ``problems``.
+    folder) is a problem of that file only, reported in ``problems``; it is
+    still in ``listing``, so its stored story is not withdrawn for it.
     """
     if source.path is None:
         raise FetchError(f"source {source.id} has no path")
@@ -32,15 +33,22 @@ def read_folder(source: Source, max_bytes: int) -> Fetched:
     root = folder.resolve()
     documents: list[Document] = []
     problems: list[str] = []
+    listing: list[str] = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith(".") or not entry.name.lower().endswith(".txt"):
             continue
+        listing.append(entry.name)
         outcome = _read_wire_file(root, Path(entry.path), entry.name, max_bytes)
         if isinstance(outcome, Document):
             documents.append(outcome)
         elif outcome is not None:
             problems.append(outcome)
-    return Fetched(source_id=source.id, documents=tuple(documents), problems=tuple(problems))
+    return Fetched(
+        source_id=source.id,
+        documents=tuple(documents),
+        problems=tuple(problems),
+        listing=tuple(listing),
+    )
 
 
 def _read_wire_file(root: Path, path: Path, name: str, max_bytes: int) -> Document | str | None:

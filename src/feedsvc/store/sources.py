@@ -75,6 +75,7 @@ class FetchRecord:
 _ROW_FIELDS = ("id", "origin")  # columns of their own, not settings
 _DECODE: dict[str, Callable[[Any], Any]] = {
     "every": lambda seconds: timedelta(seconds=float(seconds)),
+    "keep": lambda seconds: timedelta(seconds=float(seconds)),
     "path": Path,
     "topics": tuple,
 }

@@ -61,6 +61,7 @@ def service(app: Flask | None = None) -> SourceAdmin:
                 feed_size=config.feed_size,
                 publish_dir=config.publish_dir,
             ),
+            keep=config.keep,
         )
         app.extensions[SERVICE_KEY] = found
     return found
