@@ -43,6 +43,7 @@ from feedsvc.catalog import (
 from feedsvc.dates import DURATION_PATTERN, format_duration, parse_duration
 from feedsvc.errors import ValidationError
 from feedsvc.model import ArticleJson, Source, UtcTime
+from feedsvc.text import without_controls
 from feedsvc.urls import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ MAX_PAGE = 200
 DEFAULT_PAGE = 50
 MAX_OFFSET = 1_000_000_000
 """Far past any real page, and small enough for every database's OFFSET."""
+MAX_REASON = 500
 MAX_SHOWN = 80
 """Characters of a refused value quoted back in an error (it may be huge or hostile)."""
 
@@ -296,6 +298,28 @@ class SourcePatch(_Request):
         return replace(source, **changes)
 
 
+def _reason(text: str | None) -> str | None:
+    """One line of plain text: controls gone, spaces collapsed; nothing left is no reason."""
+    if text is None:
+        return None
+    return " ".join(without_controls(text).split()) or None
+
+
+Reason = Annotated[
+    Annotated[str, Field(max_length=MAX_REASON)] | None,
+    Field(
+        description=f"a reason readers may see: text of at most {MAX_REASON} characters, or null"
+    ),
+    AfterValidator(_reason),
+]
+
+
+class RetractRequest(_Request):
+    """A retraction (`POST /api/v1/articles/<id>/retract`, the admin button, the command line)."""
+
+    reason: Reason = None
+
+
 class _Query(BaseModel):
     """Query strings are text: numbers are read from it; parameters we do not know are ignored."""
 
@@ -329,6 +353,9 @@ class ArticleQuery(_Query):
         ge=0,
         le=MAX_OFFSET,
         description=f"how many to skip: a whole number from 0 to {MAX_OFFSET}",
+    )
+    retracted: bool = Field(
+        default=False, description="true or false: only retracted stories (default: only live)"
     )
 
 

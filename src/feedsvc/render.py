@@ -31,7 +31,8 @@ from lxml import etree
 
 from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
-from feedsvc.model import Article, new_entry_id
+from feedsvc.model import Article, Tombstone, new_entry_id
+from feedsvc.tombstone import add_tombstones
 
 __all__ = [
     "EPOCH",
@@ -143,12 +144,16 @@ def render(
     base_url: str,
     fmt: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
+    tombstones: Sequence[Tombstone] = (),
 ) -> bytes:
-    """Render ``articles`` (newest first, kept in that order) in format ``fmt``."""
+    """Render ``articles`` (newest first, kept in that order) in format ``fmt``.
+
+    ``tombstones``: retracted entries the feed carried; only Atom can say so.
+    """
     if fmt == "rss":
         return render_rss(spec, articles, base_url, source_titles)
     if fmt == "atom":
-        return render_atom(spec, articles, base_url, source_titles)
+        return render_atom(spec, articles, base_url, source_titles, tombstones)
     if fmt == "json":
         return render_json(spec, articles, base_url, source_titles)
     raise NotFound(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -234,8 +239,10 @@ def render_atom(
     articles: Sequence[Article],
     base_url: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
+    tombstones: Sequence[Tombstone] = (),
 ) -> bytes:
-    """Atom 1.0 with an author on every entry and ``atom:source`` for provenance."""
+    """Atom 1.0 with an author on every entry and ``atom:source`` for provenance,
+    and an RFC 6721 tombstone for each retracted entry (``feedsvc.tombstone``)."""
     base = _base(base_url)
     entries = _entries(articles, base, source_titles)
     fg = FeedGenerator()
@@ -243,7 +250,7 @@ def render_atom(
     fg.title(_text(spec.title))
     if spec.description:
         fg.subtitle(_text(spec.description))
-    fg.updated(feed_updated(articles))
+    fg.updated(max([feed_updated(articles), *(utc(t.when) for t in tombstones)]))
     fg.author({"name": FEED_AUTHOR})
     fg.link(href=feed_url(spec, base, "atom"), rel="self", type=_LINK_TYPES["atom"])
     fg.link(href=base + spec.home_path, rel="alternate", type="text/html")
@@ -270,6 +277,7 @@ def render_atom(
     root = etree.fromstring(fg.atom_str(pretty=False), _parser())
     for element, entry in zip(root.iterfind(_ATOM + "entry"), entries, strict=True):
         _finish_atom_entry(element, entry)
+    add_tombstones(root, tombstones, _text)
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 

@@ -27,6 +27,7 @@ from feedsvc.store.articles import ArticleStore, StoryChange
 from feedsvc.store.engine import create_db_engine
 from feedsvc.store.feeds import PublishedFeeds, SavedFeeds
 from feedsvc.store.metrics import Metrics
+from feedsvc.store.retention import PurgeResult, Retention
 from feedsvc.store.schedule import Schedule, SourceState
 from feedsvc.store.sources import (
     FetchRecord,
@@ -39,6 +40,7 @@ from feedsvc.store.state import SharedState, StateKey
 
 __all__ = [
     "FetchRecord",
+    "PurgeResult",
     "SavedFeeds",
     "SourceHealth",
     "SourceState",
@@ -51,5 +53,7 @@ __all__ = [
 ]
 
 
-class Store(SourceRegistry, Schedule, ArticleStore, PublishedFeeds, SharedState, Metrics):
+class Store(
+    SourceRegistry, Schedule, ArticleStore, Retention, PublishedFeeds, SharedState, Metrics
+):
     """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""

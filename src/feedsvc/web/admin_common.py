@@ -18,11 +18,14 @@ from flask import Flask, current_app
 
 from feedsvc.config import Settings
 from feedsvc.fetch import AddressPolicy, Fetcher
+from feedsvc.lifecycle import Lifecycle
+from feedsvc.model import Catalog
 from feedsvc.publish import Publisher
 from feedsvc.sources import SourceAdmin
 from feedsvc.store import Store
 
 SERVICE_KEY = "feedsvc.admin"
+LIFECYCLE_KEY = "feedsvc.lifecycle"
 
 
 def token_matches(given: str | None, token: str | None) -> bool:
@@ -43,6 +46,36 @@ def settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
+def lifecycle(app: Flask | None = None) -> Lifecycle:
+    """The app's Lifecycle (retract, restore), built on first use like ``service``."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get(LIFECYCLE_KEY)
+    if found is None:
+        admin = service(app)
+        config: Settings = app.config["SETTINGS"]
+        found = Lifecycle(
+            admin.store,
+            admin.merged,
+            lambda catalog: _publisher(app, catalog),
+            admin.clock,
+            keep=config.keep,
+            feed_size=config.feed_size,
+        )
+        app.extensions[LIFECYCLE_KEY] = found
+    return found
+
+
+def _publisher(app: Flask, catalog: Catalog) -> Publisher:
+    config: Settings = app.config["SETTINGS"]
+    return Publisher(
+        app.extensions["feedsvc.store"],
+        catalog,
+        base_url=config.base_url,
+        feed_size=config.feed_size,
+        publish_dir=config.publish_dir,
+    )
+
+
 def service(app: Flask | None = None) -> SourceAdmin:
     """The app's SourceAdmin, built on first use (web workers that serve no admin pay nothing)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -54,13 +87,7 @@ def service(app: Flask | None = None) -> SourceAdmin:
             store,
             app.extensions["feedsvc.catalog"],
             fetch=Fetcher(AddressPolicy(config.allow_networks)).fetch,
-            publisher=lambda catalog: Publisher(
-                store,
-                catalog,
-                base_url=config.base_url,
-                feed_size=config.feed_size,
-                publish_dir=config.publish_dir,
-            ),
+            publisher=lambda catalog: _publisher(app, catalog),
             keep=config.keep,
         )
         app.extensions[SERVICE_KEY] = found
