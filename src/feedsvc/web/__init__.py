@@ -18,7 +18,15 @@ from flask import Flask
 from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
-from feedsvc.web import admin_api, admin_pages, feeds, metrics, ops, pages
+from feedsvc.web import (
+    admin_api,
+    admin_articles,  # noqa: F401 - adds its pages to admin_pages' blueprint
+    admin_pages,
+    feeds,
+    metrics,
+    ops,
+    pages,
+)
 from feedsvc.web.cache import FeedCache
 from feedsvc.web.hosts import HostPolicy, TrustedHosts
 
