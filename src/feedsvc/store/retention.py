@@ -140,8 +140,8 @@ class Retention(Database):
             try:
                 driver: Any = raw.driver_connection
                 mode = driver.execute("PRAGMA auto_vacuum").fetchone()[0]
-                if mode == 2:
-                    driver.execute("PRAGMA incremental_vacuum")
+                if mode == 2:  # a page per step: executescript steps it to the end
+                    driver.executescript("PRAGMA incremental_vacuum;")
                 else:  # once: convert the file, so later purges only free pages
                     driver.execute("PRAGMA auto_vacuum=INCREMENTAL")
                     driver.execute("VACUUM")

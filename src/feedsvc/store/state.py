@@ -53,8 +53,9 @@ class SharedState(Database):
                 upsert(conn, state)
                 .values(key=str(key), value=stamp)
                 .on_conflict_do_nothing(index_elements=["key"])
+                .returning(state.c.key)  # an insert's rowcount is not told on PostgreSQL
             )
-            return bool(added.rowcount)
+            return added.first() is not None
 
         return self.transact(work)
 
