@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import threading
 from datetime import datetime, timedelta
 from ipaddress import ip_network
 from pathlib import Path
@@ -288,3 +289,37 @@ def test_a_feed_listing_is_a_walk_down_one_index(sqlite_store: Store) -> None:
     index = next(ix.name for ix in memberships.indexes if "published" in str(ix.name))
     assert f"USING COVERING INDEX {index}" in plan or f"USING INDEX {index}" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_two_sources_racing_for_one_url_make_one_story(db_url: str, now: datetime) -> None:
+    """Two processes' batches race for a new URL: the later plans again and merges."""
+    stores = [Store.open(db_url) for _ in range(2)]
+    stores[0].upgrade()
+    names = ("left", "right")
+    stores[0].sync_sources([feed_source(n, f"https://{n}.example/f", "nym") for n in names], now)
+    rounds = 20
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(store: Store, name: str) -> None:
+        try:
+            for n in range(rounds):
+                barrier.wait()
+                story = article(name, f"g{n}", f"https://news.example/race/{n}", name)
+                store.save_batch(name, [story], Validators(), 200, now)
+        except BaseException as exc:  # reported below, with the thread's own traceback
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [
+        threading.Thread(target=writer, args=pair) for pair in zip(stores, names, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert stores[0].count_articles() == rounds
+    assert all(len(stores[0].story_copies(a.id)) == 2 for a in stores[0].list_articles(limit=None))
+    for store in stores:
+        store.close()

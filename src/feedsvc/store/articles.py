@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from feedsvc.errors import Conflict
 from feedsvc.model import Article, Retraction, StoreResult, Touched, Validators
@@ -72,7 +73,12 @@ class ArticleStore(Listings):
             record_fetch(conn, source_id, fetch, validators, content_digest)
             return result_of(plan)
 
-        return self.transact(work)
+        try:
+            return self.transact(work)
+        except IntegrityError:
+            # another source's batch claimed one of these URLs between our read and our
+            # write (PostgreSQL; SQLite writers queue): read again, and merge into it
+            return self.transact(work)
 
     def retract(self, article_id: str, reason: str | None, now: datetime) -> StoryChange | None:
         """Take a story out of every feed and page, with an optional reason; None if unknown.
