@@ -171,6 +171,7 @@ def test_core_imports_no_web_cli_or_scheduler() -> None:
         "import feedsvc.catalog, feedsvc.config, feedsvc.fetch, feedsvc.parse, feedsvc.wire\n"
         "import feedsvc.normalise, feedsvc.store, feedsvc.render, feedsvc.publish\n"
         "import feedsvc.refresh, feedsvc.catalog_watch, feedsvc.model, feedsvc.errors\n"
+        "import feedsvc.lifecycle, feedsvc.tombstone, feedsvc.sources\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn', 'granian'})\n"
         "print(','.join(bad))\n"
