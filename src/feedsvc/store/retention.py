@@ -49,6 +49,8 @@ _purging = Table(
     prefixes=["TEMPORARY"],
 )
 _TABLES = ("stories", "copies", "memberships")
+SHOWN = 10
+"""Sources named in a purge's line, those that lost most first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,10 @@ class PurgeResult:
         """What ``feedsvc purge`` prints."""
         text = f"purged {self.stories} stories ({self.copies} copies)"
         if self.by_source:
-            text += ": " + ", ".join(f"{source} {count}" for source, count in self.by_source)
+            most = sorted(self.by_source, key=lambda pair: (-pair[1], pair[0]))
+            text += ": " + ", ".join(f"{source} {count}" for source, count in most[:SHOWN])
+            if len(most) > SHOWN:
+                text += f" and {len(most) - SHOWN} more sources"
         if self.spared:
             text += f"; kept {self.spared} older ones still in a current feed"
         if self.freed_bytes:
