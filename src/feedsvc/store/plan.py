@@ -182,10 +182,11 @@ def _sight(
     firsts: dict[str, Article] = {}
     for article in batch:
         firsts.setdefault(article.guid, article)
+    listed = None if listing is None else frozenset(listing)  # a folder may hold 100,000
     withdrawn = tuple(
         guid
         for guid, copy in known.items()
-        if listing is not None and copy.present and guid not in listing and guid not in firsts
+        if listed is not None and copy.present and guid not in listed and guid not in firsts
     )
     gone = set(withdrawn)
     urls = {guid: copy.url for guid, copy in known.items() if copy.present and guid not in gone}
