@@ -52,14 +52,15 @@ class Lifecycle:
         """Take a story out of every feed and page; ``payload`` is ``{"reason": …}`` or None."""
         request = checked(RetractRequest, payload if payload is not None else {})
         change = self.store.retract(article_id, request.reason, self.clock())
-        log.info("story=%s retracted by an operator: %s", article_id, request.reason or "-")
-        return self._published(article_id, change)
+        article = self._published(article_id, change)
+        log.info("story=%s retracted by an operator: %s", article.id, request.reason or "-")
+        return article
 
     def restore(self, article_id: str) -> Article:
         """Undo an operator's retraction (Conflict when no source carries the story any more)."""
-        change = self.store.restore(article_id, self.clock())
-        log.info("story=%s restored by an operator", article_id)
-        return self._published(article_id, change)
+        article = self._published(article_id, self.store.restore(article_id, self.clock()))
+        log.info("story=%s restored by an operator", article.id)
+        return article
 
     def purge(self) -> PurgeResult:
         """Delete the stories past their keep, then publish every feed (expired tombstones go)."""
