@@ -38,6 +38,8 @@ ROUTES = [
     ("GET", "/api/v1/sources/nym-wire/health"),
     ("GET", "/api/v1/sources/nym-wire/fetches"),
     ("GET", "/api/v1/articles"),
+    ("POST", "/api/v1/articles/nope/retract"),
+    ("POST", "/api/v1/articles/nope/restore"),
     ("GET", "/api/v1/openapi.json"),
 ]
 
@@ -219,7 +221,29 @@ BAD_PATCH = [
     ({"url": None}, 400, "url"),
     ({"enabled": None}, 400, "enabled"),
     ({"title": "x" * 201}, 400, "title"),
+    ({"priority": "5"}, 400, "priority"),
+    ({"priority": True}, 400, "priority"),
+    ({"priority": 1001}, 400, "priority"),
+    ({"keep": "1m"}, 400, "keep"),
+    ({"keep": 90}, 400, "keep"),
+    ({"max_items": 0}, 400, "max_items"),
+    ({"max_items": 10_001}, 400, "max_items"),
 ]
+
+
+def test_priority_keep_and_max_items(admin_client: FlaskClient, published: Store) -> None:
+    body = add(admin_client)
+    assert (body["priority"], body["keep"], body["max_items"]) == (0, None, 500)
+    changed = admin_client.patch(
+        "/api/v1/sources/loop",
+        json={"priority": 10, "keep": "90d", "max_items": 20},
+        headers=AUTH,
+    ).json
+    assert (changed["priority"], changed["keep"], changed["max_items"]) == (10, "90d", 20)
+    (stored,) = published.api_sources()
+    assert (stored.priority, stored.keep, stored.max_items) == (10, timedelta(days=90), 20)
+    again = admin_client.patch("/api/v1/sources/loop", json={"keep": None}, headers=AUTH)
+    assert again.json["keep"] is None and again.json["priority"] == 10
 
 
 def test_patch_validation(admin_client: FlaskClient) -> None:

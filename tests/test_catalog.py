@@ -121,6 +121,26 @@ BAD_EDITS = [
         '[x13]\nkind = "feed"\nurl = "https://a.example:99999/f"\ndesk = "nym"\n',
         "sources.toml [x13] url: bad URL",
     ),
+    (
+        "sources.toml",
+        '[x15]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\npriority = "high"\n',
+        "sources.toml [x15] priority: expected a whole number from -1000 to 1000",
+    ),
+    (
+        "sources.toml",
+        '[x16]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\nkeep = "soon"\n',
+        "sources.toml [x16] keep: bad duration 'soon'",
+    ),
+    (
+        "sources.toml",
+        '[x17]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\nmax_items = 0\n',
+        "sources.toml [x17] max_items: expected a whole number from 1 to 10000",
+    ),
+    (
+        "sources.toml",
+        '[x18]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\npriority = true\n',
+        "sources.toml [x18] priority: expected a whole number",
+    ),
     ("desks.toml", "[sports]\ndescription = 'no title'\n", "desks.toml [sports] title: missing"),
     (
         "desks.toml",
@@ -175,3 +195,17 @@ def test_missing_file_is_named(feeds_dir: Path) -> None:
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="catalogue folder not found"):
         load_catalog(tmp_path / "nowhere")
+
+
+def test_priority_keep_and_max_items(feeds_dir: Path) -> None:
+    path = feeds_dir / "sources.toml"
+    path.write_text(
+        path.read_text()
+        + '\n[trusted]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\n'
+        'priority = 10\nkeep = "90d"\nmax_items = 20\n'
+    )
+    catalog = load_catalog(feeds_dir)
+    trusted = catalog.sources["trusted"]
+    assert (trusted.priority, trusted.keep, trusted.max_items) == (10, timedelta(days=90), 20)
+    default = catalog.sources["nym-wire"]
+    assert (default.priority, default.keep, default.max_items) == (0, None, 500)

@@ -182,6 +182,7 @@ def test_core_imports_no_web_cli_or_scheduler() -> None:
         "import feedsvc.refresh, feedsvc.catalog_watch, feedsvc.model, feedsvc.errors\n"
         "import feedsvc.pages, feedsvc.text, feedsvc.urls, feedsvc.classify\n"
         "import feedsvc.websub.intake, feedsvc.websub.worker, feedsvc.websub.calls\n"
+        "import feedsvc.lifecycle, feedsvc.tombstone, feedsvc.sources\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn', 'granian'})\n"
         "print(','.join(bad))\n"

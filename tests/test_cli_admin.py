@@ -89,7 +89,7 @@ def test_sources_add_list_pause_resume_remove(cli: CliRunner) -> None:
     assert by_id["brief"]["topics"] == ["trade"] and by_id["brief"]["every"] == "30m"
     assert by_id["nym-wire"]["paused"]
     run(cli, "sources", "resume", "nym-wire")
-    assert run(cli, "sources", "remove", "brief").strip() == "removed brief"
+    assert run(cli, "sources", "remove", "brief").strip() == "removed brief: 0 copies withdrawn"
     assert "brief" not in run(cli, "sources", "list")
 
 

@@ -110,6 +110,7 @@ def test_real_responses_match_the_document(
 ) -> None:
     document = openapi_document()
     new = {"id": "loop", "url": feed_server.url("/feed.rss"), "desk": "nym", "topics": ["trade"]}
+    story = admin_client.application.extensions["feedsvc.store"].list_articles(limit=1)[0].id
     run: list[tuple[str, str, dict[str, Any] | None, int]] = [
         ("GET", "/api/v1/sources", None, 200),
         ("POST", "/api/v1/sources", new, 201),
@@ -137,6 +138,12 @@ def test_real_responses_match_the_document(
         ("GET", "/api/v1/articles", None, 200),
         ("GET", "/api/v1/articles?desk=nym&q=story&limit=2&offset=1", None, 200),
         ("GET", "/api/v1/articles?limit=0", None, 400),
+        ("POST", f"/api/v1/articles/{story}/retract", {"reason": "Wrong figures"}, 200),
+        ("POST", f"/api/v1/articles/{story}/retract", {"reason": 5}, 400),
+        ("POST", "/api/v1/articles/nope/retract", None, 404),
+        ("GET", "/api/v1/articles?retracted=true", None, 200),
+        ("POST", f"/api/v1/articles/{story}/restore", None, 200),
+        ("POST", "/api/v1/articles/nope/restore", None, 404),
         ("GET", "/api/v1/openapi.json", None, 200),
         ("DELETE", "/api/v1/sources/nym-wire", None, 409),
         ("DELETE", "/api/v1/sources/loop", None, 204),

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import select as sql_select
 
-from feedsvc.store.schema import articles, sources
+from feedsvc.store.schema import copies, sources
 from servers import LoopbackServer, Reply
 from test_service import add_source, feedsvc, free_port, rss, stop, wait_for
 
@@ -189,7 +189,7 @@ def test_sigterm_lets_the_request_and_the_fetch_in_flight_finish(
     assert status == 202, body  # queued at once, answered before the shutdown
     engine = create_engine(env["FEEDSVC_DATABASE_URL"])
     with engine.connect() as conn:
-        titles = conn.execute(sql_select(articles.c.title)).scalars().all()
+        titles = conn.execute(sql_select(copies.c.title)).scalars().all()
         leases = conn.execute(
             sql_select(sources.c.id).where(sources.c.lease_owner.is_not(None))
         ).all()

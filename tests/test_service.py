@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from feedsvc.store.schema import articles, fetches, items, state
+from feedsvc.store.schema import copies, fetches, state, stories
 from polling import wait_for
 from schedule_support import add_source, rss
 from servers import LoopbackServer, Reply
@@ -114,7 +114,7 @@ def test_two_schedulers_share_sources_on_postgres(feeds_dir: Path, postgres_url:
             .where(fetches.c.source.like("remote%"))
             .order_by(fetches.c.source, fetches.c.at)
         ).all()
-        stored = conn.execute(select(func.count()).select_from(articles)).scalar()
+        stored = conn.execute(select(func.count()).select_from(stories)).scalar()
     engine.dispose()
     times: dict[str, list[Any]] = {}
     for row in rows:
@@ -152,14 +152,14 @@ def test_kill_9_mid_ingest_loses_nothing(feeds_dir: Path, tmp_path: Path) -> Non
                 ).scalar()
 
         with feedsvc("scheduler", env=env) as process:
-            wait_for(lambda: count(articles) == 7 and server.hits("/slow") == 1)
+            wait_for(lambda: count(stories) == 7 and server.hits("/slow") == 1)
             process.send_signal(signal.SIGKILL)  # mid-fetch of the slow source
             process.wait(timeout=10)
-        assert count(articles) == 7
+        assert count(stories) == 7
         before = heartbeat()
         with feedsvc("scheduler", env=env) as again:
             wait_for(lambda: heartbeat() != before)  # the restarted scheduler is ticking
             output = stop(again)
         assert again.returncode == 0, output
-        assert count(articles) == 7  # nothing stored before the kill is lost
-        assert count(items) == 7  # and nothing is duplicated
+        assert count(stories) == 7  # nothing stored before the kill is lost
+        assert count(copies) == 7  # and nothing is duplicated

@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from feedsvc.model import Article, Source, Touched, Validators
+from feedsvc.model import Article, Enclosure, Origin, Source, Touched, Validators, new_entry_id
 from feedsvc.store import Store, source_config
-from feedsvc.store.schema import articles, metadata, sources
+from feedsvc.store.schema import metadata, sources, stories
 
 T0 = datetime(2025, 6, 23, 19, 9, tzinfo=UTC)
 
@@ -181,34 +181,38 @@ def test_duplicate_guid_inside_one_batch(wired: Store, now: datetime) -> None:
     assert wired.list_articles()[0].title == "Story 1"
 
 
-def test_same_url_twice_in_one_batch_merges(wired: Store, now: datetime) -> None:
+def test_same_url_twice_in_one_source_is_two_stories(wired: Store, now: datetime) -> None:
+    """Two items of one source are never merged, whatever link they share."""
     a = make_article(1)
     b = make_article(2, url=a.url)
     result = wired.save_batch("wire", [a, b], Validators(), 200, now)
-    assert (result.new, result.merged) == (1, 1)
-    assert wired.count_articles() == 1
+    assert (result.new, result.merged) == (2, 0)
+    assert wired.count_articles() == 2
 
 
-def test_an_update_and_a_new_item_may_want_one_url_in_one_batch(
+def test_an_update_and_a_new_item_of_one_source_sharing_a_url_stay_apart(
     wired: Store, now: datetime
 ) -> None:
     wired.save_batch("wire", [make_article(1)], Validators(), 200, now)
     moved = make_article(1, url="https://news.example/moved", fingerprint="fp-1b")
     newcomer = make_article(2, url=moved.url, topics=("trade",))
     result = wired.save_batch("wire", [moved, newcomer], Validators(), 200, now)
-    assert (result.new, result.updated, result.merged) == (0, 1, 1)
-    (stored,) = wired.list_articles()
-    assert (stored.id, stored.url, stored.topics) == ("id-1", moved.url, ("security", "trade"))
+    assert (result.new, result.updated, result.merged) == (1, 1, 0)
+    assert {(a.id, a.url) for a in wired.list_articles()} == {
+        ("id-1", moved.url),
+        ("id-2", moved.url),
+    }
 
 
-def test_a_duplicate_merged_before_its_story_is_updated_keeps_its_topics(
+def test_a_copy_merged_before_its_story_is_updated_keeps_its_topics(
     wired: Store, now: datetime
 ) -> None:
     wired.save_batch("wire", [make_article(1)], Validators(), 200, now)
-    twin = make_article(2, url=make_article(1).url, topics=("trade",))
+    twin = make_article(1, id="other-1", source="other", guid="o1", topics=("trade",))
+    wired.save_batch("other", [twin], Validators(), 200, now)
     edited = make_article(1, fingerprint="fp-1b", topics=("digital",))
-    result = wired.save_batch("wire", [twin, edited], Validators(), 200, now)
-    assert (result.updated, result.merged, result.skipped) == (1, 1, 0)
+    result = wired.save_batch("wire", [edited], Validators(), 200, now)
+    assert (result.updated, result.merged, result.skipped) == (1, 0, 0)
     assert wired.list_articles()[0].topics == ("digital", "trade")
     listed = Touched(frozenset({"nym"}), frozenset({"security", "digital", "trade"}))
     assert result.touched == listed
@@ -236,11 +240,20 @@ def test_round_trip_keeps_every_field(wired: Store, now: datetime) -> None:
         content_html="<p>Ünïcödé € “quotes”</p>",
         url=None,
         topics=("digital", "security"),
+        enclosures=(
+            Enclosure("https://cdn.example/a.mp3", "audio/mpeg", 123, 1800),
+            Enclosure("https://cdn.example/b.pdf"),
+        ),
+        image="https://cdn.example/lead.jpg",
+        correction="An earlier version misspelt the minister’s name.",
+        origin=Origin("Upstream “Wire”", "https://upstream.example/", "urn:x:1"),
     )
     wired.save_batch("wire", [original], Validators(), 200, now)
     (stored,) = wired.list_articles()
-    assert stored == original
+    assert stored == dataclasses.replace(original, entry_id=new_entry_id(original))
     assert stored.published.tzinfo is not None
+    assert wired.article(original.id) == stored
+    assert wired.story_copies(original.id) == [original]
 
 
 def test_naive_times_are_refused(wired: Store, now: datetime) -> None:
@@ -302,6 +315,6 @@ def test_concurrent_sqlite_writers_queue_instead_of_failing(tmp_path: Path, now:
         thread.join()
     assert errors == []
     with first.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(articles)).scalar() == 80
+        assert conn.execute(select(func.count()).select_from(stories)).scalar() == 80
     first.close()
     second.close()

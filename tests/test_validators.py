@@ -25,6 +25,7 @@ SCHEMAS = Path(__file__).parent / "schemas"
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
+TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}"
 
 
 @cache
@@ -40,10 +41,27 @@ def json_feed_validator() -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
+@cache
+def tombstone_schema() -> etree.RelaxNG:
+    return etree.RelaxNG(etree.parse(str(SCHEMAS / "tombstones.rng")))
+
+
 def atom_errors(body: bytes) -> list[str]:
+    """RFC 4287's grammar, and RFC 6721's for every tombstone (before the first entry)."""
     schema = atom_schema()
-    valid = schema.validate(etree.fromstring(body))
-    return [] if valid else [str(error) for error in schema.error_log]
+    root = etree.fromstring(body)
+    valid = schema.validate(root)
+    errors = [] if valid else [str(error) for error in schema.error_log]
+    seen_entry = False
+    for child in root:
+        if child.tag == ATOM + "entry":
+            seen_entry = True
+        elif child.tag == TOMBSTONE + "deleted-entry":
+            if seen_entry:
+                errors.append("a deleted-entry after an entry")
+            if not tombstone_schema().validate(child):
+                errors.extend(str(error) for error in tombstone_schema().error_log)
+    return errors
 
 
 def json_feed_errors(body: bytes) -> list[str]:
@@ -65,8 +83,10 @@ def rss_errors(body: bytes) -> list[str]:
     selfs = [link for link in channel.findall(ATOM + "link") if link.get("rel") == "self"]
     if len(selfs) != 1 or selfs[0].get("type") != "application/rss+xml":
         errors.append("channel needs one atom:link rel=self type=application/rss+xml")
-    for date in [channel.findtext("lastBuildDate"), *(i.findtext("pubDate")
-                                                     for i in channel.iter("item"))]:
+    for date in [
+        channel.findtext("lastBuildDate"),
+        *(i.findtext("pubDate") for i in channel.iter("item")),
+    ]:
         if not _rfc822_numeric(date):
             errors.append(f"date not RFC 822 with a numeric zone: {date!r}")
     ttl = channel.findtext("ttl")
@@ -106,6 +126,16 @@ def test_the_checks_reject_broken_documents() -> None:
     assert atom_errors(
         b"<feed xmlns='http://www.w3.org/2005/Atom'><title>t</title></feed>"
     )  # no id, no updated
+    feed = (
+        b"<feed xmlns='http://www.w3.org/2005/Atom' xmlns:at='http://purl.org/atompub/tombstones/1.0'>"
+        b"<id>urn:f</id><title>t</title><updated>2025-01-01T00:00:00Z</updated>"
+        b"<author><name>a</name></author>%s</feed>"
+    )
+    entry = b"<entry><id>urn:e</id><title>e</title><updated>2025-01-01T00:00:00Z</updated></entry>"
+    tombstone = b"<at:deleted-entry ref='urn:x' when='2025-01-02T00:00:00Z'/>"
+    assert not atom_errors(feed % (tombstone + entry))
+    assert atom_errors(feed % (entry + tombstone))  # after the first entry: not RFC 4287
+    assert atom_errors(feed % b"<at:deleted-entry ref='urn:x'/>")  # no when
     assert json_feed_errors(b'{"version": "https://jsonfeed.org/version/1.1", "items": [{}]}')
     assert rss_errors(
         b"<rss version='2.0'><channel><title>t</title><item><author>Jane</author>"

@@ -28,16 +28,22 @@ from pydantic_core import ErrorDetails
 
 from feedsvc.catalog import (
     DEFAULT_EVERY,
+    DEFAULT_MAX_ITEMS,
     ID_PATTERN,
     ID_REGEX,
     INTERVAL_PATTERN,
+    MAX_ITEMS,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
     check_feed_url,
     check_timezone,
     format_interval,
     parse_interval,
 )
+from feedsvc.dates import DURATION_PATTERN, format_duration, parse_duration
 from feedsvc.errors import ValidationError
 from feedsvc.model import ArticleJson, Source, UtcTime
+from feedsvc.text import without_controls
 from feedsvc.urls import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
@@ -56,6 +62,7 @@ MAX_PAGE = 200
 DEFAULT_PAGE = 50
 MAX_OFFSET = 1_000_000_000
 """Far past any real page, and small enough for every database's OFFSET."""
+MAX_REASON = 500
 MAX_SHOWN = 80
 """Characters of a refused value quoted back in an error (it may be huge or hostile)."""
 
@@ -105,6 +112,13 @@ def _shown(value: object) -> str:
 
 def _interval(text: str) -> str:
     parse_interval(text)
+    return text.strip()
+
+
+def _duration(text: str | None) -> str | None:
+    if text is None:
+        return None
+    parse_duration(text)
     return text.strip()
 
 
@@ -175,6 +189,34 @@ Title = Annotated[
 ]
 
 
+Priority = Annotated[
+    int,
+    Field(
+        ge=MIN_PRIORITY,
+        le=MAX_PRIORITY,
+        description=f"a priority: a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} "
+        "(a story several sources carry shows the copy of the highest)",
+    ),
+]
+Keep = Annotated[
+    Annotated[str, Field(max_length=MAX_INTERVAL)] | None,
+    Field(
+        description="a retention: a whole number and h, d or w, such as '90d' (stories "
+        "older are purged), or null for the default (FEEDSVC_KEEP)",
+        json_schema_extra={"pattern": DURATION_PATTERN.pattern},
+    ),
+    AfterValidator(_duration),
+]
+MaxItems = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_ITEMS,
+        description=f"a whole number from 1 to {MAX_ITEMS}: the newest items one fetch stores",
+    ),
+]
+
+
 def _absent() -> Any:
     """The default of a PATCH field: not given, so not changed (never a value)."""
     return Field(default=None)
@@ -205,6 +247,9 @@ class NewSource(_Request):
     topics: TopicIds = Field(default_factory=list)
     enabled: Enabled = True
     title: Title = None
+    priority: Priority = 0
+    keep: Keep = None
+    max_items: MaxItems = DEFAULT_MAX_ITEMS
 
     def source(self) -> Source:
         """The Source of origin ``api`` this asks for (the catalogue not yet consulted)."""
@@ -219,6 +264,9 @@ class NewSource(_Request):
             enabled=self.enabled,
             title=self.title,
             origin="api",
+            priority=self.priority,
+            keep=parse_duration(self.keep) if self.keep else None,
+            max_items=self.max_items,
         )
 
 
@@ -234,6 +282,9 @@ class SourcePatch(_Request):
     topics: TopicIds = _absent()
     enabled: Enabled = _absent()
     title: Title = _absent()
+    priority: Priority = _absent()
+    keep: Keep = _absent()
+    max_items: MaxItems = _absent()
 
     def apply(self, source: Source) -> Source:
         given: Mapping[str, Any] = {name: getattr(self, name) for name in self.model_fields_set}
@@ -242,7 +293,31 @@ class SourcePatch(_Request):
             changes["every"] = parse_interval(given["every"])
         if "topics" in given:
             changes["topics"] = tuple(dict.fromkeys(given["topics"]))
+        if "keep" in given:
+            changes["keep"] = parse_duration(given["keep"]) if given["keep"] else None
         return replace(source, **changes)
+
+
+def _reason(text: str | None) -> str | None:
+    """One line of plain text: controls gone, spaces collapsed; nothing left is no reason."""
+    if text is None:
+        return None
+    return " ".join(without_controls(text).split()) or None
+
+
+Reason = Annotated[
+    Annotated[str, Field(max_length=MAX_REASON)] | None,
+    Field(
+        description=f"a reason readers may see: text of at most {MAX_REASON} characters, or null"
+    ),
+    AfterValidator(_reason),
+]
+
+
+class RetractRequest(_Request):
+    """A retraction (`POST /api/v1/articles/<id>/retract`, the admin button, the command line)."""
+
+    reason: Reason = None
 
 
 class _Query(BaseModel):
@@ -278,6 +353,9 @@ class ArticleQuery(_Query):
         ge=0,
         le=MAX_OFFSET,
         description=f"how many to skip: a whole number from 0 to {MAX_OFFSET}",
+    )
+    retracted: bool = Field(
+        default=False, description="true or false: only retracted stories (default: only live)"
     )
 
 
@@ -402,6 +480,9 @@ class SourceJson(_Response):
     every_seconds: float
     timezone: str
     enabled: bool
+    priority: int
+    keep: str | None = Field(description="the source's retention, null for the default")
+    max_items: int
     paused: bool
     status: Status
     problem: str | None
@@ -425,6 +506,9 @@ class SourceJson(_Response):
             every_seconds=source.every.total_seconds(),
             timezone=source.timezone,
             enabled=source.enabled,
+            priority=source.priority,
+            keep=format_duration(source.keep) if source.keep else None,
+            max_items=source.max_items,
             paused=view.paused,
             status=_status(view),
             problem=view.problem,

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from feedsvc.dates import zone
+from feedsvc.dates import parse_duration, zone
 from feedsvc.errors import ConfigError
 from feedsvc.model import Catalog, Desk, Source, Topic
 from feedsvc.urls import http_url
@@ -36,7 +36,14 @@ FILES = ("desks.toml", "topics.toml", "sources.toml")
 DESK_KEYS = {"title", "description", "bylines", "language"}
 TOPIC_KEYS = {"title", "description", "match", "categories", "language"}
 LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-SOURCE_KEYS = {"kind", "url", "path", "desk", "timezone", "every", "topics", "enabled", "title"}
+SOURCE_KEYS = {
+    "kind", "url", "path", "desk", "timezone", "every", "topics", "enabled", "title",
+    "priority", "keep", "max_items",
+}  # fmt: skip
+MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
+MAX_ITEMS = 10_000
+"""The most items one fetch may store (``max_items``): past it, the rest waits or is dropped."""
+DEFAULT_MAX_ITEMS = 500
 
 
 def parse_interval(text: object) -> timedelta:
@@ -80,6 +87,13 @@ def check_feed_url(url: object) -> str:
     the host resolves to is checked at fetch time, by the address policy.
     """
     return http_url(url).written
+
+
+def check_whole(value: object, low: int, high: int) -> int:
+    """An integer (not a boolean, not a float) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"expected a whole number from {low} to {high}, got {value!r}")
+    return value
 
 
 def check_timezone(name: object) -> str:
@@ -289,6 +303,20 @@ def _source(
             if not path.is_dir():
                 problems.add(f"{where} path", f"folder not found: {path}")
     title = _text(table, "title", where, problems) or None
+    priority, keep, max_items = 0, None, DEFAULT_MAX_ITEMS
+    try:
+        priority = check_whole(table.get("priority", 0), MIN_PRIORITY, MAX_PRIORITY)
+    except ValueError as exc:
+        problems.add(f"{where} priority", str(exc))
+    try:
+        max_items = check_whole(table.get("max_items", DEFAULT_MAX_ITEMS), 1, MAX_ITEMS)
+    except ValueError as exc:
+        problems.add(f"{where} max_items", str(exc))
+    if "keep" in table:
+        try:
+            keep = parse_duration(table["keep"])
+        except ValueError as exc:
+            problems.add(f"{where} keep", str(exc))
     if len(problems.items) > before:
         return None
     return Source(
@@ -302,4 +330,7 @@ def _source(
         topics=source_topics,
         enabled=enabled,
         title=title,
+        priority=priority,
+        keep=keep,
+        max_items=max_items,
     )

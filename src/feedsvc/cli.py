@@ -25,7 +25,8 @@ from feedsvc.catalog import format_interval, load_catalog
 from feedsvc.config import MAX_WORKERS, Settings, default_base, listen_host, load_settings
 from feedsvc.errors import ConfigError, Conflict, FeedsvcError, ValidationError
 from feedsvc.fetch import AddressPolicy, Fetcher
-from feedsvc.model import Catalog, Touched
+from feedsvc.lifecycle import Lifecycle
+from feedsvc.model import Catalog
 from feedsvc.opml import read_opml, write_opml
 from feedsvc.publish import Publisher
 from feedsvc.refresh import Refresher, lease_owner, utcnow
@@ -63,9 +64,12 @@ class Environment:
 
     @cached_property
     def publisher(self) -> Publisher:
+        return self.publisher_for(with_api_sources(self.catalog, self.store.api_sources()))
+
+    def publisher_for(self, catalog: Catalog) -> Publisher:
         return Publisher(
             self.store,
-            with_api_sources(self.catalog, self.store.api_sources()),
+            catalog,
             base_url=self.settings.base_url,
             feed_size=self.settings.feed_size,
             publish_dir=self.settings.publish_dir,
@@ -153,9 +157,10 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
         else [s for s in catalog.sources.values() if s.enabled and s.id not in paused]
     )
     store = env.store
-    store.sync_sources(catalog.sources.values(), utcnow())
-    refresher = Refresher(store, env.fetcher.fetch, owner=lease_owner("cli"))
-    touched = Touched()
+    touched = store.sync_sources(catalog.sources.values(), utcnow())  # removed ones withdrawn
+    refresher = Refresher(
+        store, env.fetcher.fetch, owner=lease_owner("cli"), keep=env.settings.keep
+    )
     failed = False
     for result in refresher.refresh_all(chosen, catalog):
         click.echo(result.line())
@@ -181,31 +186,84 @@ def publish(env: Environment) -> None:
         fail(result.export_error)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--desk", help="Only this desk.")
 @click.option("--topic", help="Only this topic.")
 @click.option("--source", help="Only this source.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--retracted", is_flag=True, help="Only retracted (withdrawn) stories.")
+@click.pass_context
 @pass_env
 def articles(
     env: Environment,
+    ctx: click.Context,
     desk: str | None,
     topic: str | None,
     source: str | None,
     limit: int,
     as_json: bool,
+    retracted: bool,
 ) -> None:
-    """List stored articles, newest first."""
-    found = env.store.list_articles(desk=desk, topic=topic, source=source, limit=limit)
+    """List stored articles, newest first; retract or restore one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    found = env.store.list_articles(
+        desk=desk, topic=topic, source=source, limit=limit, retracted=retracted
+    )
     base = default_base(env.settings)  # a wire story's url is its page there
     for article in found:
         if as_json:
             click.echo(json.dumps(article.to_json(base), ensure_ascii=False))
-        else:
-            stamp = article.published.strftime("%Y-%m-%d %H:%M")
-            topics = ",".join(article.topics) or "-"
-            click.echo(f"{stamp}  {article.desk:<10} {topics:<24} {article.title}")
+            continue
+        stamp = article.published.strftime("%Y-%m-%d %H:%M")
+        topics = ",".join(article.topics) or "-"
+        line = f"{stamp}  {article.desk:<10} {topics:<24} {article.title}"
+        if article.retracted is not None:
+            gone = article.retracted.at.strftime("%Y-%m-%d %H:%M")
+            why = article.retracted.reason or article.retracted.by
+            line = f"{line}  [{article.id} retracted {gone}: {why}]"
+        click.echo(line)
+
+
+def _lifecycle(env: Environment) -> Lifecycle:
+    return Lifecycle(
+        env.store,
+        lambda: with_api_sources(env.catalog, env.store.api_sources()),
+        env.publisher_for,
+        utcnow,
+        keep=env.settings.keep,
+        feed_size=env.settings.feed_size,
+    )
+
+
+@articles.command("retract")
+@click.argument("article_id")
+@click.option("--reason", help="Why, for readers (the feeds' tombstones, the 410 page).")
+@pass_env
+def articles_retract(env: Environment, article_id: str, reason: str | None) -> None:
+    """Withdraw a story from every feed and page (Atom tombstones, 410) until restored."""
+    try:
+        article = _lifecycle(env).retract(article_id, {"reason": reason})
+    except ValidationError as exc:
+        _field_error(exc)
+    click.echo(f"retracted {article.id}: {article.title}")
+
+
+@articles.command("restore")
+@click.argument("article_id")
+@pass_env
+def articles_restore(env: Environment, article_id: str) -> None:
+    """Bring back a story an operator retracted."""
+    article = _lifecycle(env).restore(article_id)
+    click.echo(f"restored {article.id}: {article.title}")
+
+
+@main.command()
+@pass_env
+def purge(env: Environment) -> None:
+    """Delete stories older than their source's keep (FEEDSVC_KEEP by default); say what went."""
+    click.echo(_lifecycle(env).purge().line())
 
 
 class Stop(KeyboardInterrupt):
@@ -299,7 +357,7 @@ def scheduler_command(env: Environment) -> None:
 
 
 def _admin(env: Environment) -> SourceAdmin:
-    return SourceAdmin(env.store, lambda: env.catalog)
+    return SourceAdmin(env.store, lambda: env.catalog, publisher=env.publisher_for)
 
 
 def _field_error(exc: ValidationError) -> NoReturn:
@@ -415,9 +473,9 @@ def sources_resume(env: Environment, source_id: str) -> None:
 @click.argument("source_id")
 @pass_env
 def sources_remove(env: Environment, source_id: str) -> None:
-    """Remove a source added through the API or this command (its articles stay)."""
-    _admin(env).remove(source_id)
-    click.echo(f"removed {source_id}")
+    """Remove a source added through the API or this command; its copies are withdrawn."""
+    result = _admin(env).remove(source_id)
+    click.echo(f"removed {source_id}: {result.withdrawn} copies withdrawn")
 
 
 @main.group()

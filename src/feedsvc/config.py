@@ -12,9 +12,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from feedsvc.dates import parse_duration
 from feedsvc.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -49,6 +51,8 @@ class Settings:
     port: int = DEFAULT_PORT
     workers: int = 1
     websub_hub: str | None = None  # an external WebSub hub; None: the built-in one at /websub
+    keep: timedelta | None = None
+    """``FEEDSVC_KEEP``: how long stories of a source with no ``keep`` of its own are kept."""
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +77,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         port=_whole("FEEDSVC_PORT", get("FEEDSVC_PORT"), DEFAULT_PORT, 1, 65535),
         workers=_whole("FEEDSVC_WORKERS", get("FEEDSVC_WORKERS"), 1, 1, MAX_WORKERS),
         websub_hub=_websub_hub(get("FEEDSVC_WEBSUB_HUB")),
+        keep=_keep(get("FEEDSVC_KEEP")),
     )
 
 
@@ -135,6 +140,15 @@ def _networks(value: str | None) -> tuple[Network, ...]:
                 f"FEEDSVC_ALLOW_NETWORKS: {part!r} is not a CIDR such as 127.0.0.0/8"
             ) from None
     return tuple(networks)
+
+
+def _keep(value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"FEEDSVC_KEEP: {exc} (unset: keep everything)") from None
 
 
 def _feed_size(value: str | None) -> int:

@@ -29,6 +29,9 @@ window with ``plausible``.
 HTTP dates (``Retry-After``, ``Date``) are read by ``parse_http_date``; the
 window does not apply to them, as they are no item's date.
 
+Durations the operator writes (a retention such as ``90d``) are read by
+``parse_duration``, for the catalogue, the admin API and ``FEEDSVC_KEEP`` alike.
+
 Writing. ``format_utc`` writes the one format of our own output (article
 JSON, JSON Feed, the admin API): RFC 3339 in UTC, to the second, with "Z".
 """
@@ -49,6 +52,7 @@ __all__ = [
     "LAST_YEAR",
     "format_utc",
     "parse_date",
+    "parse_duration",
     "parse_http_date",
     "parse_wire_date",
     "plausible",
@@ -60,6 +64,36 @@ __all__ = [
 FIRST_YEAR = 1970
 LAST_YEAR = 2100
 FUTURE_SLACK = timedelta(days=1)
+
+DURATION_PATTERN = re.compile(r"^\s*(\d{1,6})\s*([hdw])\s*$")
+"""A whole number and h (hours), d (days) or w (weeks): ``"90d"``."""
+_DURATION_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+MAX_DURATION = timedelta(days=365 * 100)
+
+
+def parse_duration(text: object) -> timedelta:
+    """``"90d"`` → 90 days; ValueError, in words an operator reads, for anything else.
+
+    Whole hours at least, a century at most: a retention shorter than an hour
+    would purge what was just fetched, and a longer one means "keep everything".
+    """
+    match = DURATION_PATTERN.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(
+            f"bad duration {text!r}: expected a whole number and h, d or w, e.g. '90d'"
+        )
+    duration = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if not timedelta(hours=1) <= duration <= MAX_DURATION:
+        raise ValueError(f"bad duration {text!r}: from 1h to {MAX_DURATION.days}d")
+    return duration
+
+
+def format_duration(duration: timedelta) -> str:
+    """The inverse of ``parse_duration``: 90 days → ``"90d"``."""
+    for unit, size in (("w", _DURATION_UNITS["w"]), ("d", _DURATION_UNITS["d"])):
+        if duration % size == timedelta(0):
+            return f"{duration // size}{unit}"
+    return f"{duration // _DURATION_UNITS['h']}h"
 
 
 # --------------------------------------------------------------------------- the window

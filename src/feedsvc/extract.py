@@ -8,14 +8,15 @@ database, no network; ``feedsvc.refresh`` runs these between fetch and store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from feedsvc.errors import ParseError
 from feedsvc.model import Article, Catalog, Fetched, RawItem, Source
-from feedsvc.normalise import normalise
+from feedsvc.normalise import article_guid, normalise
 from feedsvc.parse import parse_feed
+from feedsvc.urls import canonical_url
 from feedsvc.wire import read_wire
 
 RULES_VERSION = "3"  # bump when parsing or normalising changes what a body yields
@@ -27,6 +28,8 @@ RULES_VERSION = "3"  # bump when parsing or normalising changes what a body yiel
 class Parsed:
     items: tuple[RawItem, ...]
     problems: tuple[str, ...]
+    homes: tuple[str, ...] = ()
+    """The canonical home page of each feed document: a link that names no one article."""
 
 
 def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> Parsed:
@@ -34,12 +37,16 @@ def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> P
     if source.kind == "feed":
         problems: list[str] = list(fetched.problems)
         items: list[RawItem] = []
+        homes: list[str] = []
         for document in fetched.documents:
             feed = parse_feed(document)  # ParseError: the whole source failed
             items.extend(feed.items)
             problems.extend(feed.problems)
             problems.extend(_item_problems(feed.items, document.name))
-        return Parsed(tuple(items), tuple(problems))
+            home = canonical_url(feed.link)
+            if home and home not in homes:
+                homes.append(home)
+        return Parsed(tuple(items), tuple(problems), tuple(homes))
     wire_items: list[RawItem] = []
     wire_problems: list[str] = list(fetched.problems)
     known_bylines = tuple(bylines)
@@ -52,6 +59,18 @@ def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> P
         wire_items.append(item)
         wire_problems.extend(_item_problems((item,), document.name))
     return Parsed(tuple(wire_items), tuple(wire_problems))
+
+
+def listed_guids(listing: Iterable[str] | None) -> frozenset[str] | None:
+    """A folder's listing as the guids its files' copies are stored under.
+
+    A wire file's guid is its name read like any guid (controls dropped,
+    spaces collapsed, a huge name hashed), so the store must compare the
+    listing in that form: a raw name would make such a file look deleted.
+    """
+    if listing is None:
+        return None
+    return frozenset(article_guid(RawItem(guid=name), None) for name in listing)
 
 
 def _item_problems(items: Iterable[RawItem], where: str) -> list[str]:
@@ -85,10 +104,37 @@ def bylines(catalog: Catalog) -> tuple[str, ...]:
     return tuple(byline for desk in catalog.desks.values() for byline in desk.bylines)
 
 
-def rules_digest(source: Source, catalog: Catalog) -> str:
+def taken(
+    articles: Sequence[Article], source: Source, keep: timedelta | None, now: datetime
+) -> tuple[list[Article], list[str]]:
+    """What one fetch stores: items within the source's ``keep``, at most its ``max_items``.
+
+    An item older than ``keep`` would only be purged again (and fetched again,
+    and purged…); past ``max_items`` the newest are taken (by published
+    time, in the source's order), so one huge fetch cannot flood the store.
+    """
+    problems: list[str] = []
+    chosen = list(articles)
+    if keep is not None:
+        fresh = [article for article in chosen if article.published >= now - keep]
+        if len(fresh) < len(chosen):
+            problems.append(f"{len(chosen) - len(fresh)} items older than the source's keep")
+        chosen = fresh
+    if len(chosen) > source.max_items:
+        order = sorted(range(len(chosen)), key=lambda i: (chosen[i].published, -i), reverse=True)
+        newest = sorted(order[: source.max_items])
+        problems.append(
+            f"{len(chosen) - len(newest)} items past the newest {source.max_items} (max_items)"
+        )
+        chosen = [chosen[i] for i in newest]
+    return chosen, problems
+
+
+def rules_digest(source: Source, catalog: Catalog, keep: timedelta | None = None) -> str:
     """A hash of everything besides the bytes that shapes a source's articles.
 
-    The source's settings and the desks and topics are part of it, so a
+    The source's settings (and the ``keep`` in force, which decides what is
+    stored), the desks and the topics are part of it, so a
     catalogue edit re-tags what is already stored: the content digest moves,
     and what is known of a folder's files (``wire_files``) was known under
     other rules, so they are all read again.
@@ -97,6 +143,7 @@ def rules_digest(source: Source, catalog: Catalog) -> str:
     rules = (
         RULES_VERSION,
         repr(source),
+        repr(keep),
         repr(sorted(catalog.desks.items())),
         repr(sorted(catalog.topics.items())),
     )
@@ -106,7 +153,9 @@ def rules_digest(source: Source, catalog: Catalog) -> str:
     return digest.hexdigest()
 
 
-def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
+def content_digest(
+    fetched: Fetched, source: Source, catalog: Catalog, keep: timedelta | None = None
+) -> str:
     """A hash of what a fetch hands the store, and of everything that shapes its articles.
 
     Equal digests mean storing this fetch would change nothing the last
@@ -118,7 +167,7 @@ def content_digest(fetched: Fetched, source: Source, catalog: Catalog) -> str:
     read that brings nothing new is then "unchanged", and one that misses a
     deleted file is not, so the store still hears of the deletion.
     """
-    digest = hashlib.sha256(rules_digest(source, catalog).encode("ascii"))
+    digest = hashlib.sha256(rules_digest(source, catalog, keep).encode("ascii"))
     if fetched.listing is None:
         for document in fetched.documents:
             digest.update(document.name.encode("utf-8", "surrogatepass"))

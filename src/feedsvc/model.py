@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
@@ -264,6 +265,9 @@ class Article:
     correction: str | None = None
     origin: Origin | None = None
     retracted: Retraction | None = None
+    entry_id: str | None = None
+    """A listed story's feed entry id, fixed when the story was created (``render.entry_id``
+    works it out for an article that has none yet). Not part of the article JSON."""
 
     def link(self, base_url: str) -> str:
         """Where readers go for this story: its own URL, else its page on the service.
@@ -276,6 +280,23 @@ class Article:
     def to_json(self, base_url: str) -> dict[str, object]:
         """The contract's article JSON (``feedsvc articles --json``, the admin API)."""
         return ArticleJson.of(self, base_url).model_dump(mode="json")
+
+
+_URN_SAFE = "()+,.:=@;$_!*'-"
+"""What the URN syntax (RFC 8141) allows unescaped in an article id."""
+
+
+def new_entry_id(article: Article) -> str:
+    """The feed entry id (RSS guid, Atom id, JSON Feed id) a story created from this copy keeps.
+
+    The source's own guid when it is the article's permalink (readers that
+    subscribed to the source elsewhere then see the same item); otherwise a
+    URN built from the stable article id, since a non-URL guid from one
+    source is not guaranteed unique among all sources.
+    """
+    if article.url and article.guid == article.url:
+        return article.guid
+    return "urn:feedsvc:article:" + quote(article.id, safe=_URN_SAFE)
 
 
 UtcTime = Annotated[
@@ -368,6 +389,15 @@ class Touched:
 
 
 @dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A retracted story as the Atom feeds that carried it announce it (RFC 6721)."""
+
+    entry_id: str
+    when: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoreResult:
     """What storing one source's batch did: counts per decision, and what it changed."""
 
@@ -377,7 +407,14 @@ class StoreResult:
     merged: int = 0
     skipped: int = 0
     """Items whose guid came earlier in the same batch."""
+    returned: int = 0
+    """Copies withdrawn before (a deleted wire file) that came back."""
+    withdrawn: int = 0
+    """Copies whose wire file is gone, or whose source was removed."""
+    merged_into: tuple[str, ...] = ()
+    """The sources whose stories the merged items joined (the copy each showed), sorted."""
     changed_ids: tuple[str, ...] = ()
+    """Stories whose listed state changed (shown copy, topics, feeds, retraction)."""
     touched: Touched = Touched()
     merges: tuple[str, ...] = ()
     """One line per item stored as part of another source's story, saying which."""
@@ -397,6 +434,9 @@ class SourceResult:
     updated: int = 0
     unchanged: int = 0
     merged: int = 0
+    returned: int = 0
+    withdrawn: int = 0
+    merged_into: tuple[str, ...] = ()
     not_modified: bool = False
     error: str | None = None
     problems: tuple[str, ...] = ()
@@ -431,10 +471,21 @@ class SourceResult:
                 f"{self.unchanged} unchanged"
             )
             if self.merged:
-                text += f", {self.merged} merged with other sources"
+                joined = _stories_from(self.merged, self.merged_into)
+                text += f", {self.merged} merged into {joined}"
+            if self.returned:
+                text += f", {self.returned} back"
+            if self.withdrawn:
+                text += f", {self.withdrawn} withdrawn"
         if self.problems:
             text += f"; {len(self.problems)} problems: " + "; ".join(self.problems)
         return text
+
+
+def _stories_from(count: int, sources: tuple[str, ...]) -> str:
+    """"a story from S", or "stories from S, T": what a merge really joined."""
+    names = ", ".join(sources) or "other sources"
+    return f"a story from {names}" if count == 1 else f"stories from {names}"
 
 
 @dataclass(frozen=True, slots=True)

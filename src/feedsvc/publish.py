@@ -37,6 +37,7 @@ from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import Store
 from feedsvc.telemetry import PUBLISH_DURATION, WEBSUB_PINGS, count, observe
 from feedsvc.text import os_reason
+from feedsvc.tombstone import KEEP_DAYS
 from feedsvc.websub.links import HubSetup, is_topic_path
 
 log = logging.getLogger(__name__)
@@ -293,17 +294,18 @@ class Publisher:
         return topics
 
     def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:
+        """A feed's three formats; Atom also says which of its entries were retracted
+        in the last ``KEEP_DAYS`` (RFC 6721), so readers drop what they already took."""
         spec = self.specs[key]
         kind, _, ident = key.partition("/")
-        articles = self.store.list_articles(
-            desk=ident if kind == "desks" else None,
-            topic=ident if kind == "topics" else None,
-            limit=self.feed_size,
-        )
+        desk = ident if kind == "desks" else None
+        topic = ident if kind == "topics" else None
+        articles = self.store.list_articles(desk=desk, topic=topic, limit=self.feed_size)
+        tombstones = self.store.tombstones(now - timedelta(days=KEEP_DAYS), desk, topic)
         return [
             self._feed(
                 f"{spec.path}.{fmt}",
-                render(spec, articles, base, fmt, self.source_titles),
+                render(spec, articles, base, fmt, self.source_titles, tombstones),
                 MEDIA_TYPES[fmt],
                 spec.ttl,
                 now,

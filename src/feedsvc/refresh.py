@@ -35,7 +35,15 @@ from datetime import UTC, datetime, timedelta
 
 from feedsvc.backoff import next_fetch_at
 from feedsvc.errors import FetchError, SourceError, StoreError
-from feedsvc.extract import bylines, content_digest, normalise_all, parse_fetched, rules_digest
+from feedsvc.extract import (
+    bylines,
+    content_digest,
+    listed_guids,
+    normalise_all,
+    parse_fetched,
+    rules_digest,
+    taken,
+)
 from feedsvc.model import Catalog, Fetched, FileStat, Source, SourceResult, Validators
 from feedsvc.store import Claim, Store
 
@@ -83,6 +91,7 @@ class Refresher:
         lease: timedelta = LEASE,
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
+        keep: timedelta | None = None,
     ) -> None:
         self.store = store
         self.fetch = fetch
@@ -90,6 +99,8 @@ class Refresher:
         self.lease = lease
         self.clock = clock
         self.rng = rng
+        self.keep = keep
+        """``FEEDSVC_KEEP``: the retention of sources that set no ``keep`` of their own."""
 
     # -- one source, or several, on demand (command line, admin) -----------------
 
@@ -131,7 +142,8 @@ class Refresher:
             raise ValueError(f"lease for {lease.source_id!r} used for {source.id!r}")
         now = self.clock()
         try:
-            result = fetch_and_store(source, catalog, self.store, self.fetch, now)
+            keep = source.keep or self.keep
+            result = fetch_and_store(source, catalog, self.store, self.fetch, now, keep)
         except BaseException:  # interrupted: due again soon, not after a full lease
             self._finish(lease, now + CRASH_RETRY)
             raise
@@ -162,15 +174,17 @@ def fetch_and_store(
     store: Store,
     fetch: FetchFunction,
     now: datetime,
+    keep: timedelta | None = None,
 ) -> SourceResult:
     """The stages for one source, for a caller holding its lease; never raises an Exception.
 
     Every input the stages know to be bad is a SourceError or StoreError and
     comes back as a failed result; a bug no stage foresaw is caught too, so it
-    costs one source, not the run.
+    costs one source, not the run. ``keep`` is the source's retention: older
+    items are not stored at all.
     """
     try:
-        return _stages(source, catalog, store, fetch, now)
+        return _stages(source, catalog, store, fetch, now, keep)
     except Exception as exc:
         log.exception("source=%s outcome=crash", source.id)
         message = f"internal error: {type(exc).__name__}: {exc}"[:300]
@@ -182,7 +196,12 @@ def fetch_and_store(
 
 
 def _stages(
-    source: Source, catalog: Catalog, store: Store, fetch: FetchFunction, now: datetime
+    source: Source,
+    catalog: Catalog,
+    store: Store,
+    fetch: FetchFunction,
+    now: datetime,
+    keep: timedelta | None,
 ) -> SourceResult:
     started = time.monotonic()
 
@@ -191,7 +210,7 @@ def _stages(
 
     state = store.source_state(source.id)
     validators = state.validators if state else Validators()
-    rules = rules_digest(source, catalog)
+    rules = rules_digest(source, catalog, keep)
     known: Mapping[str, FileStat] = {}
     if source.kind == "files":
         known = store.wire_files(source.id, rules)
@@ -206,7 +225,7 @@ def _stages(
             return SourceResult(
                 source.id, ok=True, not_modified=True, status=status, max_age=fetched.max_age
             )
-        digest = content_digest(fetched, source, catalog)
+        digest = content_digest(fetched, source, catalog, keep)
         if state is not None and state.content_digest == digest:
             # the same bytes under the same rules: parsing again would store nothing
             store.record_not_modified(
@@ -219,8 +238,17 @@ def _stages(
             )
         parsed = parse_fetched(fetched, source, bylines(catalog))
         articles, problems = normalise_all(parsed.items, source, catalog, now)
+        articles, left_out = taken(articles, source, keep, now)
         stored = store.save_batch(
-            source.id, articles, fetched.validators, status, now, elapsed_ms(), digest
+            source.id,
+            articles,
+            fetched.validators,
+            status,
+            now,
+            elapsed_ms(),
+            digest,
+            listing=listed_guids(fetched.listing),
+            homes=parsed.homes,
         )
     except (SourceError, StoreError) as exc:
         retry_after = None
@@ -242,19 +270,21 @@ def _stages(
             retry_after=retry_after,
         )
     _remember_files(store, source, rules, known, fetched)
-    all_problems = (*parsed.problems, *problems)
+    all_problems = (*parsed.problems, *problems, *left_out)
     try:
         store.save_notes(source.id, all_problems, stored.merges, now)
     except StoreError:  # the articles are stored; only what is shown about them is lost
         log.exception("source=%s could not keep the fetch's notes", source.id)
     log.info(
-        "source=%s outcome=ok status=%s new=%d updated=%d unchanged=%d merged=%d problems=%d",
+        "source=%s outcome=ok status=%s new=%d updated=%d unchanged=%d merged=%d "
+        "withdrawn=%d problems=%d",
         source.id,
         status,
         stored.new,
         stored.updated,
         stored.unchanged,
         stored.merged,
+        stored.withdrawn,
         len(all_problems),
     )
     return SourceResult(
@@ -264,6 +294,9 @@ def _stages(
         updated=stored.updated,
         unchanged=stored.unchanged,
         merged=stored.merged,
+        returned=stored.returned,
+        withdrawn=stored.withdrawn,
+        merged_into=stored.merged_into,
         problems=all_problems,
         merges=stored.merges,
         changed_ids=stored.changed_ids,

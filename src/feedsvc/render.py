@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from types import MappingProxyType
-from urllib.parse import quote
 
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
@@ -39,8 +38,9 @@ from lxml import etree
 
 from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
-from feedsvc.model import Article, Origin
+from feedsvc.model import Article, Origin, Tombstone, new_entry_id
 from feedsvc.render_media import Media, add_media, json_media
+from feedsvc.tombstone import add_tombstones
 from feedsvc.urls import join
 
 __all__ = [
@@ -98,9 +98,6 @@ _JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 # Characters XML 1.0 forbids; lxml refuses them, so they would abort a render.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-# What the URN syntax (RFC 8141) allows unescaped in an article id.
-_URN_SAFE = "()+,.:=@;$_!*'-"
 
 _NO_TITLES: Mapping[str, str] = MappingProxyType({})
 
@@ -162,12 +159,16 @@ def render(
     base_url: str,
     fmt: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
+    tombstones: Sequence[Tombstone] = (),
 ) -> bytes:
-    """Render ``articles`` (newest first, kept in that order) in format ``fmt``."""
+    """Render ``articles`` (newest first, kept in that order) in format ``fmt``.
+
+    ``tombstones``: retracted entries the feed carried; only Atom can say so.
+    """
     if fmt == "rss":
         return render_rss(spec, articles, base_url, source_titles)
     if fmt == "atom":
-        return render_atom(spec, articles, base_url, source_titles)
+        return render_atom(spec, articles, base_url, source_titles, tombstones)
     if fmt == "json":
         return render_json(spec, articles, base_url, source_titles)
     raise NotFound(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -190,20 +191,15 @@ def feed_url(spec: FeedSpec, base_url: str, fmt: str) -> str:
 
 
 def entry_id(article: Article) -> str:
-    """The article's one identity in every format.
+    """The article's one identity in every format: the story's, fixed when it was created.
 
-    The source's own guid when it is the article's permalink (readers that
-    subscribed to the source elsewhere then see the same item); otherwise a
-    URN built from the stable article id, since a non-URL guid from one
-    source is not guaranteed unique among all sources.
+    An article not stored yet takes the one its story would (``model.new_entry_id``).
     """
-    if _is_permalink(article):
-        return _text(article.guid)
-    return "urn:feedsvc:article:" + quote(_text(article.id), safe=_URN_SAFE)
+    return _text(article.entry_id or new_entry_id(article))
 
 
 def _is_permalink(article: Article) -> bool:
-    return bool(article.url) and article.guid == article.url
+    return bool(article.url) and entry_id(article) == article.url
 
 
 def ttl_minutes(ttl: timedelta) -> int:
@@ -271,8 +267,10 @@ def render_atom(
     articles: Sequence[Article],
     base_url: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
+    tombstones: Sequence[Tombstone] = (),
 ) -> bytes:
-    """Atom 1.0 with an author on every entry and ``atom:source`` for provenance."""
+    """Atom 1.0 with an author on every entry and ``atom:source`` for provenance,
+    and an RFC 6721 tombstone for each retracted entry (``feedsvc.tombstone``)."""
     base = _base(base_url)
     entries = _entries(articles, base, source_titles)
     fg = FeedGenerator()
@@ -280,7 +278,7 @@ def render_atom(
     fg.title(_text(spec.title))
     if spec.description:
         fg.subtitle(_text(spec.description))
-    fg.updated(feed_updated(articles))
+    fg.updated(max([feed_updated(articles), *(utc(t.when) for t in tombstones)]))
     fg.author({"name": FEED_AUTHOR})
     fg.link(href=feed_url(spec, base, "atom"), rel="self", type=_LINK_TYPES["atom"])
     if spec.hub:
@@ -309,6 +307,7 @@ def render_atom(
     root = etree.fromstring(fg.atom_str(pretty=False), _parser())
     for element, entry in zip(root.iterfind(_ATOM + "entry"), entries, strict=True):
         _finish_atom_entry(element, entry)
+    add_tombstones(root, tombstones, _text)
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 

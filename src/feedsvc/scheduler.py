@@ -13,6 +13,8 @@ worker slots, refresh each on the pool through ``feedsvc.refresh`` (the path
 finished refreshes changed. Only the per-host limit is the scheduler's own.
 The same tick hands the WebSub hub's due calls (verifications, deliveries,
 pings) to ``feedsvc.websub.worker.HubWorker``, on a pool of their own.
+Once a day one of the schedulers also runs the purge (``Lifecycle.purge``) on
+the pool, claimed through the database like a source.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings
 from feedsvc.errors import StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
+from feedsvc.lifecycle import Lifecycle
 from feedsvc.model import Catalog, Source, Touched
 from feedsvc.publish import Publisher
 from feedsvc.refresh import LEASE, FetchFunction, Lease, Refresher, lease_owner, utcnow
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 HOST_BUSY_RETRY = timedelta(seconds=2)
 REMOVED_SOURCE_WAIT = timedelta(hours=1)
 HEARTBEAT_EVERY = timedelta(seconds=10)
+PURGE_EVERY = timedelta(days=1)
+PURGE_CHECK_EVERY = timedelta(minutes=10)
 
 
 class Scheduler:
@@ -84,6 +89,7 @@ class Scheduler:
             lease=lease,
             clock=clock,
             rng=rng,
+            keep=settings.keep,
         )
         self.hub = HubSetup.from_settings(settings)
         self.hub_worker = HubWorker(
@@ -95,7 +101,11 @@ class Scheduler:
         self._pending = Touched()
         self._pending_all = False
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
+        self._purge_check = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+        # the purge runs beside the fetches, never in a fetch slot
+        self._chores = ThreadPoolExecutor(max_workers=1, thread_name_prefix="purge")
+        self._purging: Future[None] | None = None
         self._futures: list[Future[None]] = []
         self._aps: BackgroundScheduler | None = None
         self.watcher = watcher or CatalogWatcher(settings.feeds_dir)
@@ -155,6 +165,7 @@ class Scheduler:
             self.flush_publish()
             now = self.clock()
             self._beat(now)
+            self._maybe_purge(now)
             with self._lock:
                 free = self.workers - self._running
             claimed = self.refresher.claim_due(free)
@@ -180,6 +191,9 @@ class Scheduler:
 
     def drain(self) -> None:
         futures, self._futures = self._futures, []
+        if self._purging is not None:
+            futures.append(self._purging)
+            self._purging = None
         wait(futures)
 
     def _beat(self, now: datetime) -> None:
@@ -187,6 +201,29 @@ class Scheduler:
             with self.store.write() as conn:
                 self.store.put_state(conn, StateKey.HEARTBEAT, now.isoformat())
             self._heartbeat = now
+
+    def _maybe_purge(self, now: datetime) -> None:
+        """Once a day (one scheduler of several), the purge, on the pool like a fetch."""
+        if now - self._purge_check < PURGE_CHECK_EVERY:
+            return
+        self._purge_check = now
+        if not self.store.claim_turn(StateKey.PURGED, now, PURGE_EVERY):
+            return
+        self._purging = self._chores.submit(self._purge)
+
+    def _purge(self) -> None:
+        try:
+            lifecycle = Lifecycle(
+                self.store,
+                lambda: self.catalog,
+                self._publisher,
+                self.clock,
+                keep=self.settings.keep,
+                feed_size=self.settings.feed_size,
+            )
+            lifecycle.purge()
+        except Exception:
+            log.exception("the daily purge failed; the next one is due tomorrow")
 
     def flush_publish(self) -> None:
         """Publish what finished refreshes changed, and anything an earlier publish left."""
@@ -274,6 +311,7 @@ class Scheduler:
             self._aps.shutdown(wait=True)
             self._aps = None
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._chores.shutdown(wait=True, cancel_futures=True)
         self.store.release_leases(self.owner)
         self.flush_publish()
         self.hub_worker.shutdown()

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 
 from feedsvc.admin_models import CATALOG_FILE, NewSource, SourcePatch, checked
 from feedsvc.errors import Conflict, NotFound, ValidationError
-from feedsvc.model import Catalog, Source
+from feedsvc.model import Catalog, Source, StoreResult
+from feedsvc.publish import Publisher
 from feedsvc.store import FetchRecord, SourceHealth, SourceNotes, Store
 
 log = logging.getLogger(__name__)
@@ -134,11 +135,13 @@ class SourceAdmin:
         store: Store,
         catalog: Callable[[], Catalog],
         *,
+        publisher: Callable[[Catalog], Publisher] | None = None,
         clock: Callable[[], datetime] = precise_now,
     ) -> None:
         self.store = store
         self._catalog = catalog
         self.clock = clock
+        self.publisher = publisher
 
     def catalog(self) -> Catalog:
         return self._catalog()
@@ -208,13 +211,24 @@ class SourceAdmin:
         log.info("source=%s edited through the admin API", source_id)
         return source
 
-    def remove(self, source_id: str) -> None:
+    def remove(self, source_id: str) -> StoreResult:
+        """Remove an API source; its copies are withdrawn and the feeds that showed them
+        are published again (a story it alone carried leaves them, with a tombstone)."""
         source = self.get(source_id)
         if source.origin != "api":
             raise managed_by_file(source_id)
-        if not self.store.delete_source(source_id):
+        catalog = self.merged()
+        result = self.store.delete_source(source_id, self.clock())
+        if result is None:
             raise NotFound(f"no source {source_id!r}")
-        log.info("source=%s removed through the admin API", source_id)
+        if result.touched and self.publisher is not None:
+            self.publisher(catalog).publish(result.touched, self.clock())
+        log.info(
+            "source=%s removed through the admin API: %d copies withdrawn",
+            source_id,
+            result.withdrawn,
+        )
+        return result
 
     def set_paused(self, source_id: str, paused: bool) -> None:
         self.get(source_id)

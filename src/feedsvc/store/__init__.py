@@ -6,8 +6,13 @@ owns the engine and the write policy:
 - ``engine``    engine creation, SQLite pragmas, write transactions and retries, migrations;
 - ``sources``   the source registry (catalogue and API sources), health, the fetch log;
 - ``schedule``  leases, due sources, and what each fetch leaves on its source;
-- ``articles``  storing a batch by its ``plan``, and listing, counting, searching;
-- ``plan``      what a batch does (new, updated, merged, …): pure, no database;
+- ``articles``  storing a batch (``batches``), an operator's retract and restore;
+- ``listings``  stories as readers see them: feeds' listings, counts, search, one story,
+                its copies, tombstones;
+- ``retention`` the purge of stories older than their source's ``keep``, and freeing space;
+- ``plan``      what a batch does (new, updated, merged, withdrawn, …): pure, no database;
+- ``election``  which copy a story shows, where it is listed, its retraction: pure;
+- ``copies``, ``stories``  the rows of one source's copy, and of a story and its memberships;
 - ``feeds``     published feed bytes and their validators;
 - ``wire_files`` what is known of each folder source's files, so unchanged ones are not re-read;
 - ``state``     small values shared by processes, under the keys of ``StateKey``;
@@ -24,11 +29,12 @@ owns the engine and the write policy:
 from __future__ import annotations
 
 from feedsvc.store.admin import AdminAuth, AuthState
-from feedsvc.store.articles import ArticleStore
+from feedsvc.store.articles import ArticleStore, StoryChange
 from feedsvc.store.engine import create_db_engine
 from feedsvc.store.feeds import PublishedFeeds, SavedFeeds
 from feedsvc.store.metrics import Metrics
 from feedsvc.store.notes import Notes, SourceNotes
+from feedsvc.store.retention import PurgeResult, Retention
 from feedsvc.store.schedule import Claim, Schedule, SourceState
 from feedsvc.store.sources import (
     FetchRecord,
@@ -46,12 +52,14 @@ __all__ = [
     "AuthState",
     "Claim",
     "FetchRecord",
+    "PurgeResult",
     "SavedFeeds",
     "SourceHealth",
     "SourceNotes",
     "SourceState",
     "StateKey",
     "Store",
+    "StoryChange",
     "create_db_engine",
     "source_config",
     "source_from_config",
@@ -62,6 +70,7 @@ class Store(
     SourceRegistry,
     Schedule,
     ArticleStore,
+    Retention,
     PublishedFeeds,
     SharedState,
     Metrics,

@@ -1,36 +1,57 @@
-"""What one source's batch does to the stored stories, decided without the database.
+"""What one source's batch does to the stored copies and stories, decided without the database.
 
 The store reads what the decision needs (``lookups_for`` says what), calls
 ``plan_batch`` and applies the ``Plan`` in one transaction. Everything here is
 a pure function of plain, immutable data, so every rule is tested with
-hand-made tables and generated batches, and a rule (who owns a story, how a
-duplicate merges) can change here without touching SQL.
+hand-made tables and generated histories, and a rule can change here without
+touching SQL.
 
-Today's rules, per item of the batch, first occurrence of a guid only:
+A **copy** is one source's version of one item, key (source, guid). Its
+**identity URL** is its canonical URL, unless that is the source's home page,
+a site root (path ``/``, no query), or the URL of another present copy of the
+same source (in this batch or stored): a link several items of one source
+share names no one article (a podcast's episodes all linking to the show).
+A **story** groups copies of different sources sharing an identity URL;
+``election`` decides what it shows.
 
-- a guid this source sent before, same fingerprint: **unchanged**;
-- sent before, new fingerprint, and the story is this item's own: **updated**
-  (the stored URL stays when the new one is another story's; an undated item
-  keeps its first-seen time);
-- sent before, new fingerprint, but the story is another item's (it was
-  merged): **unchanged**, only the version seen is remembered;
-- first seen, and its URL is a stored story's (or one earlier in the batch):
-  **merged** into that story, whose topics gain the item's (also when the
-  same batch rewrites that story, whichever comes first);
-- first seen otherwise: **new**;
-- a guid the batch already had: **skipped** (the first one counts).
+Per item of the batch (the first of each guid; a repeated guid is **skipped**):
 
-Every decision is one ``Decision`` per item, in batch order, so a later rule
-(a per-source copy of each item beside the story) can be derived from them.
+- a guid this source never sent: **merged** into the story that claims its
+  identity URL, unless that story already holds a copy of this source; else
+  **new**: a story of its own, claiming the URL when it has one and it is free;
+- sent before, same fingerprint, present: **unchanged** (no write);
+- sent before, new fingerprint: **updated** (the copy is rewritten; an undated
+  one keeps its first-seen time). A copy never moves to another story; a story
+  whose only copy it is follows its identity URL when that one is free;
+- sent before but withdrawn (its wire file had been deleted): **returned**.
+
+With a folder ``listing``, a present copy whose file is listed no more (and is
+not in the batch) is **withdrawn**; a listed file not in the batch is left
+alone (a folder read may be partial). A stored copy whose URL the batch now
+shares with another copy of this source loses its identity URL (and its story
+too, when no other copy holds it). Every story touched is settled again
+(``election.settle``); the plan says which changed what readers see, and the
+desks and topics whose listings that reached, before and after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
-from feedsvc.model import Article, Touched
+from feedsvc.model import Article, Touched, new_entry_id
+from feedsvc.store.election import (
+    Member,
+    SourceRank,
+    StoredStory,
+    StoryState,
+    settle,
+    touched_by,
+)
 
 
 class Action(StrEnum):
@@ -39,64 +60,63 @@ class Action(StrEnum):
     UNCHANGED = "unchanged"
     MERGED = "merged"
     SKIPPED = "skipped"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
-class KnownItem:
-    """A (source, guid) the store holds: the story it points at, and the version seen last."""
+class KnownCopy:
+    """A copy of the source the store holds: its story, the version seen last, its URLs."""
 
-    article_id: str
+    id: str
+    story: str
     fingerprint: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredStory:
-    """Where a stored story is listed now: the feeds a change to it must render again."""
-
-    desk: str
-    topics: frozenset[str]
+    url: str | None = None
+    identity: str | None = None
+    present: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class Lookups:
-    """What ``plan_batch`` needs read beyond the source's known items.
+    """What ``plan_batch`` needs read beyond the source's known copies.
 
-    ``urls``: whose story each of these URLs is. ``article_ids``: where these
-    stories are listed; the owners found for ``urls`` are needed as well.
+    ``identities``: the stories claiming these identity URLs. ``story_ids``:
+    these stories. Each with every copy it holds.
     """
 
-    urls: frozenset[str]
-    article_ids: frozenset[str]
+    identities: frozenset[str]
+    story_ids: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What became of one item of the batch, and the story that holds it (None if skipped)."""
+    """What became of one item (or one withdrawn copy) and its story (None if skipped)."""
 
     guid: str
     action: Action
-    article_id: str | None
+    story: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class StoryWrite:
-    """One story row to insert or rewrite from an article, with the topics it ends up with."""
+class CopyWrite:
+    """A copy row to insert, or to rewrite (present again, if it was withdrawn)."""
 
     article: Article
-    topics: frozenset[str]
-    keep_url: bool = False
-    """The article has no URL, or another story's: the stored one stays."""
+    story: str
+    identity: str | None
     keep_published: bool = False
     """The article is undated: the stored (first-seen) time stays."""
 
 
 @dataclass(frozen=True, slots=True)
-class ItemLink:
-    """One (source, guid) row: the story that holds the item and the version seen last."""
+class StoryWrite:
+    """A story's row and membership rows after the batch."""
 
-    guid: str
-    article_id: str
-    fingerprint: str
+    state: StoryState
+    created: bool = False
+    identity_changed: bool = False
+    listings_changed: bool = False
+    """Its membership rows (listings, sort key or live flag) must be written again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,181 +124,335 @@ class Plan:
     """Everything one batch changes, for the store to apply in one transaction."""
 
     decisions: tuple[Decision, ...]
-    """One per item of the batch, in batch order."""
-    inserts: tuple[StoryWrite, ...] = ()
-    updates: tuple[StoryWrite, ...] = ()
-    """Rewrites of this source's own stories; their topics are replaced."""
-    new_items: tuple[ItemLink, ...] = ()
-    """Items first seen: new ones and merged ones."""
-    seen_items: tuple[ItemLink, ...] = ()
-    """Known items whose fingerprint moved."""
-    topic_unions: tuple[tuple[str, frozenset[str]], ...] = ()
-    """Stored stories not rewritten here, and the topics (not yet theirs) they gain."""
+    """One per item of the batch, in batch order, then one per withdrawn copy."""
+    inserts: tuple[CopyWrite, ...] = ()
+    rewrites: tuple[CopyWrite, ...] = ()
+    withdrawn: tuple[str, ...] = ()
+    """Copy ids whose file is gone."""
+    revoked: tuple[str, ...] = ()
+    """Copy ids that lose their identity URL (their source now shares it)."""
+    stories: tuple[StoryWrite, ...] = ()
+    """Stories created or changed, in the order first touched."""
+    merged_into: tuple[str, ...] = ()
+    changed_ids: tuple[str, ...] = ()
+    """Stories whose listed state changed (what they show, their listings, retraction)."""
     touched: Touched = field(default_factory=Touched)
-    """Where the stories changed here were listed, before and after."""
+    """Where the changed stories were listed live, before and after."""
 
     def count(self, action: Action) -> int:
         return sum(1 for decision in self.decisions if decision.action is action)
 
-    @property
-    def changed_ids(self) -> tuple[str, ...]:
-        """The stories whose rows change: inserted, rewritten, or gaining topics."""
-        ids = [write.article.id for write in (*self.inserts, *self.updates)]
-        ids.extend(article_id for article_id, _ in self.topic_unions)
-        return tuple(dict.fromkeys(ids))
+
+# -- identity --------------------------------------------------------------------------
 
 
-def lookups_for(batch: Iterable[Article], known: Mapping[str, KnownItem]) -> Lookups:
+def is_site_root(url: str) -> bool:
+    """``https://host/`` (or without the slash) and no query: a site, not an article."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.path in ("", "/") and not parts.query
+
+
+def candidate_identity(url: str | None, homes: Collection[str]) -> str | None:
+    """The URL a copy would be identified by across sources, before the sharing rule."""
+    if not url or url in homes or is_site_root(url):
+        return None
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class _Sighting:
+    """The batch read against the known copies: what ``lookups_for`` and the planner share."""
+
+    firsts: dict[str, Article]
+    identities: dict[str, str | None]
+    rewritten: frozenset[str]
+    withdrawn: tuple[str, ...]
+    revoked: tuple[str, ...]
+
+
+def _sight(
+    batch: Iterable[Article],
+    known: Mapping[str, KnownCopy],
+    listing: Collection[str] | None,
+    homes: Collection[str],
+) -> _Sighting:
+    firsts: dict[str, Article] = {}
+    for article in batch:
+        firsts.setdefault(article.guid, article)
+    listed = None if listing is None else frozenset(listing)  # a folder may hold 100,000
+    withdrawn = tuple(
+        guid
+        for guid, copy in known.items()
+        if listed is not None and copy.present and guid not in listed and guid not in firsts
+    )
+    gone = set(withdrawn)
+    urls = {guid: copy.url for guid, copy in known.items() if copy.present and guid not in gone}
+    urls.update((guid, article.url) for guid, article in firsts.items())
+    counts = Counter(url for url in urls.values() if url)
+    shared = {url for url, count in counts.items() if count > 1}
+    identities = {
+        guid: None if article.url in shared else candidate_identity(article.url, homes)
+        for guid, article in firsts.items()
+    }
+    rewritten = frozenset(
+        guid
+        for guid, article in firsts.items()
+        if guid in known
+        and (not known[guid].present or known[guid].fingerprint != article.fingerprint)
+    )
+    revoked = tuple(
+        guid for guid, copy in known.items() if copy.identity in shared and guid not in rewritten
+    )
+    return _Sighting(firsts, identities, rewritten, withdrawn, revoked)
+
+
+def lookups_for(
+    batch: Iterable[Article],
+    known: Mapping[str, KnownCopy],
+    listing: Collection[str] | None = None,
+    homes: Collection[str] = (),
+) -> Lookups:
     """What to read before planning; nothing at all for a batch the store already has."""
-    urls: set[str] = set()
-    ids: set[str] = set()
-    for article in _first_of_each_guid(batch):
-        item = known.get(article.guid)
-        if item is None:
-            if article.url:
-                urls.add(article.url)  # whose story is it?
-        elif item.fingerprint != article.fingerprint and item.article_id == article.id:
-            ids.add(article.id)  # an update: where was it listed?
-            if article.url:
-                urls.add(article.url)  # may it take this URL?
-    return Lookups(frozenset(urls), frozenset(ids))
+    sight = _sight(batch, known, listing, homes)
+    identities = {
+        identity
+        for guid, identity in sight.identities.items()
+        if identity is not None and (guid not in known or guid in sight.rewritten)
+    }
+    changing = (*sight.rewritten, *sight.withdrawn, *sight.revoked)
+    return Lookups(frozenset(identities), frozenset(known[guid].story for guid in changing))
+
+
+# -- the plan ----------------------------------------------------------------------------
 
 
 def plan_batch(
+    source: str,
     batch: Sequence[Article],
-    known: Mapping[str, KnownItem],
-    owners: Mapping[str, str],
+    known: Mapping[str, KnownCopy],
     stories: Mapping[str, StoredStory],
+    ranks: Mapping[str, SourceRank],
+    now: datetime,
+    *,
+    listing: Collection[str] | None = None,
+    homes: Collection[str] = (),
 ) -> Plan:
-    """Decide what ``batch`` does, given what the store holds.
+    """Decide what ``batch`` of ``source`` does, given what the store holds.
 
-    ``known``: this source's guid → item. ``owners``: URL → story id, for the
-    ``urls`` of ``lookups_for``. ``stories``: for the ``article_ids`` of
-    ``lookups_for`` and for every story in ``owners``. Raises ``LookupError``
-    when one of those is missing: the plan would be wrong.
+    ``known``: this source's guid → copy. ``stories``: at least those of
+    ``lookups_for``, with their copies; every identity URL they claim counts.
+    ``ranks``: each source's priority and feed site (missing: priority 0, no
+    site). ``listing``: for a folder, every file name present now. ``homes``:
+    the source's home page URLs, canonical. Raises ``LookupError`` when a story
+    the plan needs was not given: the plan would be wrong.
     """
-    planner = _Planner(owners, stories)
-    guids: set[str] = set()
+    sight = _sight(batch, known, listing, homes)
+    planner = _Planner(source, stories, ranks, now)
+    for guid in sight.revoked:
+        planner.revoke(known[guid])
+    seen: set[str] = set()
     for article in batch:
-        if article.guid in guids:
-            planner.decide(article, Action.SKIPPED, None)
+        if article.guid in seen:
+            planner.decide(article.guid, Action.SKIPPED, None)
             continue
-        guids.add(article.guid)
-        item = known.get(article.guid)
-        if item is None:
-            planner.first_seen(article)
-        elif item.fingerprint == article.fingerprint:
-            planner.decide(article, Action.UNCHANGED, item.article_id)
-        elif item.article_id == article.id:
-            planner.update(article)
+        seen.add(article.guid)
+        copy = known.get(article.guid)
+        identity = sight.identities[article.guid]
+        if copy is None:
+            planner.first_seen(article, identity)
+        elif article.guid in sight.rewritten:
+            planner.rewrite(article, copy, identity)
         else:
-            planner.merged_copy_changed(article, item.article_id)
+            planner.decide(article.guid, Action.UNCHANGED, copy.story)
+    for guid in sight.withdrawn:
+        planner.withdraw(guid, known[guid])
     return planner.plan()
 
 
 class _Planner:
-    """The running state of one ``plan_batch``: which URLs and stories the batch has claimed."""
+    """The running state of one ``plan_batch``: the copies of every story it touches."""
 
-    def __init__(self, owners: Mapping[str, str], stories: Mapping[str, StoredStory]) -> None:
-        self.claims = dict(owners)  # URL -> story, including those the batch takes
-        self.stories = stories
+    def __init__(
+        self,
+        source: str,
+        stories: Mapping[str, StoredStory],
+        ranks: Mapping[str, SourceRank],
+        now: datetime,
+    ) -> None:
+        self.source = source
+        self.stored = stories
+        self.ranks = ranks
+        self.now = now
+        self.claims = {s.state.identity: key for key, s in stories.items() if s.state.identity}
+        self.members: dict[str, dict[str, Member]] = {}
+        self.identity: dict[str, str | None] = {}
+        self.created: dict[str, StoryState] = {}
+        self.rewritten: set[str] = set()
         self.decisions: list[Decision] = []
-        self.inserts: dict[str, Article] = {}
-        self.updates: dict[str, tuple[Article, bool]] = {}  # id -> (article, keep_url)
-        self.topics: dict[str, set[str]] = {}  # final topics of stories written here
-        self.unions: dict[str, set[str]] = {}  # topics stored stories gain from merges
-        self.new: list[ItemLink] = []
-        self.seen: list[ItemLink] = []
+        self.inserts: list[CopyWrite] = []
+        self.rewrites: list[CopyWrite] = []
+        self.withdrawn: list[str] = []
+        self.revoked: list[str] = []
+        self.merged_into: set[str] = set()
 
-    def decide(self, article: Article, action: Action, article_id: str | None) -> None:
-        self.decisions.append(Decision(article.guid, action, article_id))
+    def decide(self, guid: str, action: Action, story: str | None) -> None:
+        self.decisions.append(Decision(guid, action, story))
 
-    def first_seen(self, article: Article) -> None:
-        owner = self.claims.get(article.url) if article.url else None
-        if owner is None:
-            self.inserts[article.id] = article
-            self.topics[article.id] = set(article.topics)
-            if article.url:
-                self.claims[article.url] = article.id  # a later duplicate in the batch merges
-            self.new.append(ItemLink(article.guid, article.id, article.fingerprint))
-            self.decide(article, Action.NEW, article.id)
-            return
-        if owner in self.topics:  # written here anyway: its final topics include these
-            self.topics[owner].update(article.topics)
-        else:
-            held = self._stored(owner).topics | self.unions.get(owner, set())
-            missing = set(article.topics) - held
-            if missing:
-                self.unions.setdefault(owner, set()).update(missing)
-        self.new.append(ItemLink(article.guid, owner, article.fingerprint))
-        self.decide(article, Action.MERGED, owner)
+    def _story(self, story: str) -> dict[str, Member]:
+        """The working copies of a story (read on first use)."""
+        if story not in self.members:
+            stored = self.stored.get(story)
+            if stored is None:
+                raise LookupError(f"plan_batch was not told about story {story!r}")
+            self.members[story] = {member.id: member for member in stored.members}
+            self.identity[story] = stored.state.identity
+        return self.members[story]
 
-    def merged_copy_changed(self, article: Article, story: str) -> None:
-        """Another item's story holds this one: remember the version, change nothing shown."""
-        self.seen.append(ItemLink(article.guid, story, article.fingerprint))
-        self.decide(article, Action.UNCHANGED, story)
+    def _member(self, article: Article, identity: str | None, first_seen: datetime) -> Member:
+        return Member(
+            id=article.id,
+            source=self.source,
+            desk=article.desk,
+            topics=frozenset(article.topics),
+            published=article.published,
+            updated=article.updated,
+            first_seen=first_seen,
+            identity=identity,
+        )
 
-    def update(self, article: Article) -> None:
-        self._stored(article.id)  # where it was listed must be known
-        owner = self.claims.get(article.url) if article.url else None
-        keep_url = not article.url or owner not in (None, article.id)
-        if article.url and not keep_url:
-            self.claims[article.url] = article.id
-        self.updates[article.id] = (article, keep_url)
-        self.topics[article.id] = set(article.topics) | self.unions.pop(article.id, set())
-        self.seen.append(ItemLink(article.guid, article.id, article.fingerprint))
-        self.decide(article, Action.UPDATED, article.id)
+    def first_seen(self, article: Article, identity: str | None) -> None:
+        target = self.claims.get(identity) if identity else None
+        if target is not None:
+            members = self._story(target)
+            if all(member.source != self.source for member in members.values()):
+                shown = members[self.stored[target].state.shown]
+                self.merged_into.add(shown.source)
+                members[article.id] = self._member(article, identity, self.now)
+                self.inserts.append(CopyWrite(article, target, identity))
+                self.decide(article.guid, Action.MERGED, target)
+                return
+        own = identity if target is None else None
+        self.members[article.id] = {article.id: self._member(article, own, self.now)}
+        self.identity[article.id] = own
+        if own is not None:
+            self.claims[own] = article.id
+        self.created[article.id] = StoryState(
+            id=article.id,
+            identity=own,
+            entry_id=new_entry_id(article),
+            shown=article.id,
+            published=article.published,
+            updated=article.updated,
+            topics=frozenset(article.topics),
+            listings=frozenset(),
+        )
+        self.inserts.append(CopyWrite(article, article.id, own))
+        self.decide(article.guid, Action.NEW, article.id)
+
+    def rewrite(self, article: Article, copy: KnownCopy, identity: str | None) -> None:
+        """A changed copy, or one that came back: rewritten where it is."""
+        members = self._story(copy.story)
+        old = members.get(copy.id)
+        if old is None:
+            raise LookupError(f"story {copy.story!r} was given without its copy {copy.id!r}")
+        identity = self._follow(copy.story, copy.id, identity)
+        published = article.published if article.dated else old.published
+        members[copy.id] = replace(
+            self._member(article, identity, old.first_seen), published=published
+        )
+        self.rewritten.add(copy.id)
+        self.rewrites.append(
+            CopyWrite(article, copy.story, identity, keep_published=not article.dated)
+        )
+        action = Action.UPDATED if copy.present else Action.RETURNED
+        self.decide(article.guid, action, copy.story)
+
+    def _follow(self, story: str, copy_id: str, identity: str | None) -> str | None:
+        """The identity URL a rewritten copy keeps: its story's, which it may move.
+
+        A story whose only copy this is follows the copy's URL when no other
+        story holds it; a story with other copies keeps its own. The copy
+        claims the URL only if its story does.
+        """
+        alone = all(key == copy_id for key in self.members[story])
+        current = self.identity[story]
+        if alone and identity != current:
+            if current is not None and self.claims.get(current) == story:
+                del self.claims[current]
+            if identity is not None and self.claims.get(identity, story) == story:
+                self.claims[identity] = story
+                self.identity[story] = identity
+            else:
+                self.identity[story] = None
+        return identity if identity is not None and identity == self.identity[story] else None
+
+    def withdraw(self, guid: str, copy: KnownCopy) -> None:
+        members = self._story(copy.story)
+        members[copy.id] = replace(members[copy.id], present=False)
+        self.withdrawn.append(copy.id)
+        self.decide(guid, Action.WITHDRAWN, copy.story)
+
+    def revoke(self, copy: KnownCopy) -> None:
+        """The copy's URL is now shared within its source: it names no one article."""
+        members = self._story(copy.story)
+        lost = copy.identity
+        members[copy.id] = replace(members[copy.id], identity=None)
+        self.revoked.append(copy.id)
+        if self.identity[copy.story] == lost and not any(
+            member.identity == lost for member in members.values()
+        ):
+            self.identity[copy.story] = None
+            if lost is not None and self.claims.get(lost) == copy.story:
+                del self.claims[lost]
 
     def plan(self) -> Plan:
-        inserts = tuple(
-            StoryWrite(article, frozenset(self.topics[story]))
-            for story, article in self.inserts.items()
-        )
-        updates = tuple(
-            StoryWrite(
-                article,
-                frozenset(self.topics[story]),
-                keep_url=keep_url,
-                keep_published=not article.dated,
+        writes: list[StoryWrite] = []
+        touched: list[Touched] = []
+        changed: list[str] = []
+        for story, members in self.members.items():
+            created = story in self.created
+            before = self.created[story] if created else self.stored[story].state
+            after = settle(
+                replace(before, identity=self.identity[story]),
+                members.values(),
+                self.ranks,
+                self.now,
+                rewritten=self.rewritten,
+                created=created,
             )
-            for story, (article, keep_url) in self.updates.items()
-        )
-        unions = tuple((story, frozenset(added)) for story, added in self.unions.items())
+            if not created and after == before and after.shown not in self.rewritten:
+                continue
+            identity_changed = not created and after.identity != before.identity
+            visible = (
+                created
+                or after.shown in self.rewritten
+                or (replace(after, identity=None) != replace(before, identity=None))
+            )
+            if visible:
+                old_live = frozenset() if created else before.live_listings()
+                touched.append(touched_by(old_live | after.live_listings()))
+                changed.append(story)
+            rows_before = (before.listings, before.published, before.live)
+            writes.append(
+                StoryWrite(
+                    after,
+                    created=created,
+                    identity_changed=identity_changed,
+                    listings_changed=created
+                    or (after.listings, after.published, after.live) != rows_before,
+                )
+            )
         return Plan(
             decisions=tuple(self.decisions),
-            inserts=inserts,
-            updates=updates,
-            new_items=tuple(self.new),
-            seen_items=tuple(self.seen),
-            topic_unions=unions,
-            touched=Touched.union(self._touched(inserts, updates, unions)),
+            inserts=tuple(self.inserts),
+            rewrites=tuple(self.rewrites),
+            withdrawn=tuple(self.withdrawn),
+            revoked=tuple(self.revoked),
+            stories=tuple(writes),
+            merged_into=tuple(sorted(self.merged_into)),
+            changed_ids=tuple(changed),
+            touched=Touched.union(touched),
         )
-
-    def _touched(
-        self,
-        inserts: tuple[StoryWrite, ...],
-        updates: tuple[StoryWrite, ...],
-        unions: tuple[tuple[str, frozenset[str]], ...],
-    ) -> Iterator[Touched]:
-        for write in (*inserts, *updates):
-            yield Touched(frozenset({write.article.desk}), write.topics)
-        for write in updates:  # where it was listed before the change
-            before = self._stored(write.article.id)
-            yield Touched(frozenset({before.desk}), before.topics)
-        for story, added in unions:
-            stored = self._stored(story)
-            yield Touched(frozenset({stored.desk}), stored.topics | added)
-
-    def _stored(self, story: str) -> StoredStory:
-        found = self.stories.get(story)
-        if found is None:
-            raise LookupError(f"plan_batch was not told where story {story!r} is listed")
-        return found
-
-
-def _first_of_each_guid(batch: Iterable[Article]) -> Iterator[Article]:
-    guids: set[str] = set()
-    for article in batch:
-        if article.guid not in guids:
-            guids.add(article.guid)
-            yield article

@@ -83,51 +83,87 @@ sources = Table(
     Column("refresh_requested_at", UTCDateTime),
 )
 
-articles = Table(
-    "articles",
+# A story: the copies of one item that several sources (or one) carry, shown as one
+# entry. ``id`` is the id of the copy that created it and ``entry_id`` its feed entry
+# id, both fixed then. ``identity_url`` is the canonical article URL copies of other
+# sources join it by (unique; null when it has none). ``shown`` is the elected copy;
+# ``published``, ``updated`` and ``topics`` (a JSON list, the union of the present
+# copies' topics) are what the feeds show. A retracted story keeps its row (410 and
+# tombstones need it) until the purge deletes it.
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("identity_url", Text),
+    Column("entry_id", Text, nullable=False),
+    Column("shown", String(64), nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("topics", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retracted_at", UTCDateTime),
+    Column("retracted_reason", Text),
+    Column("retracted_by", String(10)),
+    UniqueConstraint("identity_url"),
+    Index(None, "published", "id"),
+    Index(None, "retracted_at"),
+)
+
+# One source's version of one item, key (source, guid), id ``article_id(source, guid)``:
+# everything the source gave, so an election or a withdrawal can show another copy.
+# ``topics``, ``enclosures`` and ``origin`` are JSON. ``withdrawn_at`` is set while the
+# copy is gone (its wire file deleted, its source removed); it comes back if it reappears.
+copies = Table(
+    "copies",
     metadata,
     Column("id", String(64), primary_key=True),
     Column("source", String(100), nullable=False),
     Column("guid", Text, nullable=False),
+    Column(
+        "story_id", String(64), ForeignKey("stories.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("url", Text),
+    Column("identity_url", Text),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),
     Column("content_html", Text, nullable=False),
     Column("author", Text),
     Column("desk", String(100), nullable=False),
+    Column("topics", Text, nullable=False),
     Column("language", String(35)),
     Column("published", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("dated", Boolean, nullable=False),
     Column("fingerprint", String(64), nullable=False),
+    Column("enclosures", Text, nullable=False),
+    Column("image", Text),
+    Column("correction", Text),
+    Column("origin", Text),
     Column("first_seen", UTCDateTime, nullable=False),
-    UniqueConstraint("url"),
-    Index(None, "published", "id"),
-    Index(None, "desk", "published"),
+    Column("withdrawn_at", UTCDateTime),
+    UniqueConstraint("source", "guid"),
+    Index(None, "story_id"),
 )
 
-# Which topics an article carries; a table (not a column) so a topic feed is an index scan.
-article_topics = Table(
-    "article_topics",
+# Which listings a story is in: ``all``, ``desks/<id>`` (the desk of every present copy)
+# and ``topics/<id>`` (every topic of one), each row with the listing's sort key
+# (published, story_id), so a feed's newest N, or the page after a key, is a walk down
+# one index, never a sort. ``live`` is false while the story is retracted: the rows stay,
+# to say which Atom feeds carry its tombstone.
+memberships = Table(
+    "memberships",
     metadata,
+    Column("listing", String(110), primary_key=True),
     Column(
-        "article_id", String(64), ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+        "story_id",
+        String(64),
+        ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
     ),
-    Column("topic", String(100), primary_key=True),
-    Index(None, "topic", "article_id"),
-)
-
-# Every (source, guid) ever stored, mapped to the article that holds it. Two
-# sources carrying the same story point at one article; the fingerprint lets
-# an unchanged re-fetch cost no write.
-items = Table(
-    "items",
-    metadata,
-    Column("source", String(100), primary_key=True),
-    Column("guid", Text, primary_key=True),
-    Column("article_id", String(64), ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
-    Column("fingerprint", String(64), nullable=False),
-    Index(None, "article_id"),
+    Column("published", UTCDateTime, nullable=False),
+    Column("live", Boolean, nullable=False),
+    Index(None, "listing", "live", "published", "story_id"),
+    Index(None, "story_id"),
 )
 
 # What the refresh knows of each wire file of a folder source: its size and

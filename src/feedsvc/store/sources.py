@@ -19,10 +19,11 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from feedsvc.errors import Conflict, StoreError
-from feedsvc.model import Source
+from feedsvc.model import Source, StoreResult, Touched
+from feedsvc.store.batches import withdraw_source
 from feedsvc.store.engine import Database, upsert
 from feedsvc.store.rows import from_row
-from feedsvc.store.schema import fetches, items, source_notes, sources
+from feedsvc.store.schema import copies, fetches, source_notes, sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class FetchRecord:
 _ROW_FIELDS = ("id", "origin")  # columns of their own, not settings
 _DECODE: dict[str, Callable[[Any], Any]] = {
     "every": lambda seconds: timedelta(seconds=float(seconds)),
+    "keep": lambda seconds: timedelta(seconds=float(seconds)),
     "path": Path,
     "topics": tuple,
 }
@@ -138,14 +140,16 @@ class SourceRegistry(Database):
     only ever paused from the admin side.
     """
 
-    def sync_sources(self, catalog_sources: Iterable[Source], now: datetime) -> None:
+    def sync_sources(self, catalog_sources: Iterable[Source], now: datetime) -> Touched:
         """Make the catalogue's sources known to the database, keeping their state.
 
-        Sources removed from the catalogue lose their row but not their articles.
+        A source removed from the catalogue loses its row, and its copies are
+        withdrawn: its stories show another source's copy, or are retracted
+        when it was their last. Returns the desks and topics that changed.
         """
         wanted = {s.id: s for s in catalog_sources if s.origin == "catalog"}
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> Touched:
             # The file wins an id an API source holds: the row (and its state) moves over.
             conn.execute(
                 update(sources)
@@ -156,8 +160,10 @@ class SourceRegistry(Database):
                 select(sources.c.id, sources.c.config).where(sources.c.origin == "catalog")
             ).all()
             known = {row.id: row.config for row in rows}
-            for source_id in set(known) - set(wanted):
+            touched = Touched()
+            for source_id in sorted(set(known) - set(wanted)):
                 conn.execute(delete(sources).where(sources.c.id == source_id))
+                touched |= withdraw_source(conn, source_id, now).touched
             for source in wanted.values():
                 if source.id not in known:
                     # another scheduler starting at the same moment may insert it first
@@ -172,8 +178,9 @@ class SourceRegistry(Database):
                         .where(sources.c.id == source.id)
                         .values(**_settings(source), next_fetch_at=None)
                     )
+            return touched
 
-        self.transact(work)
+        return self.transact(work)
 
     def add_source(self, source: Source, now: datetime) -> None:
         """Register an API source; an id already taken (by either origin) is a Conflict."""
@@ -210,16 +217,20 @@ class SourceRegistry(Database):
 
         return self.transact(work)
 
-    def delete_source(self, source_id: str) -> bool:
-        """Forget an API source (its articles stay, like a source removed from the file)."""
+    def delete_source(self, source_id: str, now: datetime) -> StoreResult | None:
+        """Forget an API source and withdraw its copies (as for one removed from the file).
 
-        def work(conn: Connection) -> bool:
+        None if there is no such API source.
+        """
+
+        def work(conn: Connection) -> StoreResult | None:
             gone = conn.execute(
                 delete(sources).where(sources.c.id == source_id, sources.c.origin == "api")
             )
-            if gone.rowcount:
-                conn.execute(delete(source_notes).where(source_notes.c.source == source_id))
-            return gone.rowcount > 0
+            if gone.rowcount == 0:
+                return None
+            conn.execute(delete(source_notes).where(source_notes.c.source == source_id))
+            return withdraw_source(conn, source_id, now)
 
         return self.transact(work)
 
@@ -260,7 +271,12 @@ class SourceRegistry(Database):
         return self._health(None)
 
     def _health(self, source_id: str | None) -> list[SourceHealth]:
-        counts = select(items.c.source, func.count().label("n")).group_by(items.c.source).subquery()
+        counts = (
+            select(copies.c.source, func.count().label("n"))
+            .where(copies.c.withdrawn_at.is_(None))
+            .group_by(copies.c.source)
+            .subquery()
+        )
         query = (
             select(sources, func.coalesce(counts.c.n, 0).label("article_count"))
             .select_from(sources.outerjoin(counts, counts.c.source == sources.c.id))

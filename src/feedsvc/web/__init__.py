@@ -18,7 +18,17 @@ from flask import Flask
 from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings, load_settings
 from feedsvc.store import Store
-from feedsvc.web import admin_api, admin_common, admin_pages, feeds, metrics, ops, pages, websub
+from feedsvc.web import (
+    admin_api,
+    admin_articles,  # noqa: F401 - adds its pages to admin_pages' blueprint
+    admin_common,
+    admin_pages,
+    feeds,
+    metrics,
+    ops,
+    pages,
+    websub,
+)
 from feedsvc.web.cache import FeedCache
 from feedsvc.web.hosts import HostPolicy, TrustedHosts
 

@@ -230,6 +230,7 @@ def list_articles() -> Response:
         text=asked.q,
         limit=asked.limit,
         offset=asked.offset,
+        retracted=asked.retracted,
     )
     page = ArticlePageJson(
         articles=[ArticleJson.of(article, link_base(request.environ)) for article in found],
@@ -238,6 +239,24 @@ def list_articles() -> Response:
         offset=asked.offset,
     )
     return answer(page)
+
+
+def _optional_body() -> object:
+    """The JSON body, or nothing at all (an empty object); anything else is a 400."""
+    if not request.get_data():
+        return {}
+    return _body()
+
+
+@bp.post("/articles/<article_id>/retract")
+def retract_article(article_id: str) -> Response:
+    article = common.lifecycle().retract(article_id, _optional_body())
+    return answer(ArticleJson.model_validate(article))
+
+
+@bp.post("/articles/<article_id>/restore")
+def restore_article(article_id: str) -> Response:
+    return answer(ArticleJson.model_validate(common.lifecycle().restore(article_id)))
 
 
 # -- the document ----------------------------------------------------------------

@@ -21,13 +21,18 @@ from flask import Flask, current_app, request
 from feedsvc.catalog_watch import CatalogState, CatalogWatcher
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError
+from feedsvc.lifecycle import Lifecycle
+from feedsvc.model import Catalog
+from feedsvc.publish import Publisher
 from feedsvc.sources import SourceAdmin
 from feedsvc.store import Store
+from feedsvc.websub.links import HubSetup
 
 SERVICE_KEY = "feedsvc.admin"
 MAX_BODY = 1024 * 1024
 """The largest request body the admin side reads (and the app's MAX_CONTENT_LENGTH):
 a source's settings are a few hundred bytes."""
+LIFECYCLE_KEY = "feedsvc.lifecycle"
 
 
 def token_matches(given: str | None, token: str | None) -> bool:
@@ -48,13 +53,48 @@ def settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
+def lifecycle(app: Flask | None = None) -> Lifecycle:
+    """The app's Lifecycle (retract, restore), built on first use like ``service``."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get(LIFECYCLE_KEY)
+    if found is None:
+        admin = service(app)
+        config: Settings = app.config["SETTINGS"]
+        found = Lifecycle(
+            admin.store,
+            admin.merged,
+            lambda catalog: _publisher(app, catalog),
+            admin.clock,
+            keep=config.keep,
+            feed_size=config.feed_size,
+        )
+        app.extensions[LIFECYCLE_KEY] = found
+    return found
+
+
+def _publisher(app: Flask, catalog: Catalog) -> Publisher:
+    config: Settings = app.config["SETTINGS"]
+    return Publisher(
+        app.extensions["feedsvc.store"],
+        catalog,
+        base_url=config.base_url,
+        feed_size=config.feed_size,
+        publish_dir=config.publish_dir,
+        hub=HubSetup.from_settings(config),
+    )
+
+
 def service(app: Flask | None = None) -> SourceAdmin:
     """The app's SourceAdmin, built on first use (web workers that serve no admin pay nothing)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get(SERVICE_KEY)
     if found is None:
         store: Store = app.extensions["feedsvc.store"]
-        found = SourceAdmin(store, app.extensions["feedsvc.catalog"])
+        found = SourceAdmin(
+            store,
+            app.extensions["feedsvc.catalog"],
+            publisher=lambda catalog: _publisher(app, catalog),
+        )
         app.extensions[SERVICE_KEY] = found
     return found
 

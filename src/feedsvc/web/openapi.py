@@ -26,16 +26,19 @@ from feedsvc.admin_models import (
     FetchQuery,
     NewSource,
     RefreshQueuedJson,
+    RetractRequest,
     SourceHealthJson,
     SourceJson,
     SourceListJson,
     SourcePatch,
 )
+from feedsvc.model import ArticleJson
 
 JSON = "application/json"
-REQUESTS: tuple[type[BaseModel], ...] = (NewSource, SourcePatch)
+REQUESTS: tuple[type[BaseModel], ...] = (NewSource, SourcePatch, RetractRequest)
 RESPONSES: tuple[type[BaseModel], ...] = (
     ErrorJson,
+    ArticleJson,
     SourceJson,
     SourceListJson,
     SourceHealthJson,
@@ -47,7 +50,7 @@ ERRORS = {
     400: "The request is invalid; `field` names the part at fault.",
     401: "Missing or wrong bearer token.",
     403: "The admin API is disabled (no FEEDSVC_ADMIN_TOKEN configured).",
-    404: "No such source.",
+    404: "No such source or article.",
     409: "The change clashes with what exists (a taken id, a source managed by the file, "
     "a source whose desk or topic left the catalogue).",
     413: "The request body is larger than 1 MiB.",
@@ -133,6 +136,13 @@ SOURCE_ID = {
     "description": "A source id from the catalogue file or the API.",
     "schema": {"type": "string"},
 }
+ARTICLE_ID = {
+    "name": "article_id",
+    "in": "path",
+    "required": True,
+    "description": "A story's id, or the id of any of its copies.",
+    "schema": {"type": "string"},
+}
 
 
 def _operation(
@@ -142,6 +152,7 @@ def _operation(
     *,
     params: list[dict[str, Any]] | None = None,
     body: type[BaseModel] | None = None,
+    body_required: bool = True,
     errors: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {
@@ -152,19 +163,24 @@ def _operation(
     if params:
         operation["parameters"] = params
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": _ref(body)}}}
+        operation["requestBody"] = {
+            "required": body_required,
+            "content": {JSON: {"schema": _ref(body)}},
+        }
     return operation
 
 
 def openapi_document() -> dict[str, Any]:
     """The whole document; a new dict per call, so callers may change their copy."""
     source = _json(_ref(SourceJson), "The source with its health.")
+    article = _json(_ref(ArticleJson), "The story as the article JSON, `retracted` set or not.")
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "feedsvc admin API",
             "version": "1",
-            "description": "Manage sources, read their health, refresh now, search articles. "
+            "description": "Manage sources, read their health, refresh now, search, retract and "
+            "restore articles. "
             "Sources from feeds/sources.toml are managed by that file: they can be paused, "
             "resumed and refreshed here, not edited or deleted.",
         },
@@ -255,6 +271,27 @@ def openapi_document() -> dict[str, Any]:
                     {"200": _json(_ref(ArticlePageJson), "One page and the total.")},
                     params=_query(ArticleQuery),
                     errors=(400,),
+                ),
+            },
+            "/api/v1/articles/{article_id}/retract": {
+                "parameters": [ARTICLE_ID],
+                "post": _operation(
+                    "Retract a story: out of every feed and page (Atom tombstone, 410) "
+                    "until restored",
+                    "retractArticle",
+                    {"200": article},
+                    body=RetractRequest,
+                    body_required=False,
+                    errors=(400, 404),
+                ),
+            },
+            "/api/v1/articles/{article_id}/restore": {
+                "parameters": [ARTICLE_ID],
+                "post": _operation(
+                    "Restore a story an operator retracted",
+                    "restoreArticle",
+                    {"200": article},
+                    errors=(404, 409),
                 ),
             },
             "/api/v1/openapi.json": {

@@ -1,0 +1,250 @@
+"""Reading stories as readers see them: listings, counts, search, one story, its copies,
+and the tombstones of the retracted ones.
+
+A listing (``all``, a desk, a topic) is read from its membership rows, newest
+first by (published, story id), which is the order of their index: the newest N
+of a feed, or the page after a (published, id) key, is a walk down one index
+however many stories there are, never a sort of the table. Each row joins its
+story and the copy the story shows, both by primary key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, FromClause, Select, false, func, or_, select, true
+
+from feedsvc.model import Article, Tombstone
+from feedsvc.store.copies import article_from, load_topics, story_of_copy
+from feedsvc.store.election import listing_for, topic_listing
+from feedsvc.store.engine import Database
+from feedsvc.store.schema import copies, memberships, stories
+from feedsvc.store.stories import retraction_of
+
+MAX_TOMBSTONES = 100
+"""Most tombstones one feed carries (the newest): a mass retraction cannot bloat it."""
+
+_COPY = "c_"
+_STORY = "s_"
+_STORY_COLUMNS = (
+    "id",
+    "entry_id",
+    "published",
+    "updated",
+    "topics",
+    "retracted_at",
+    "retracted_reason",
+    "retracted_by",
+)
+_others = copies.alias("other_copies")
+_also = memberships.alias("also_listed")
+
+
+def _columns() -> list[Any]:
+    return [
+        *(column.label(_COPY + column.name) for column in copies.c),
+        *(stories.c[name].label(_STORY + name) for name in _STORY_COLUMNS),
+    ]
+
+
+def _shown() -> FromClause:
+    return stories.join(copies, copies.c.id == stories.c.shown)
+
+
+def story_article(row: Any) -> Article:
+    """The Article a listing row stands for: the story's id, times, topics and state,
+    with the content of the copy it shows."""
+    return article_from(
+        row,
+        _COPY,
+        id=row.s_id,
+        topics=load_topics(row.s_topics),
+        published=row.s_published,
+        updated=row.s_updated,
+        entry_id=row.s_entry_id,
+        retracted=retraction_of(row, _STORY),
+    )
+
+
+def _live(
+    selected: Select[Any], desk: str | None, topic: str | None, source: str | None
+) -> Select[Any]:
+    """Stories live in the listing these filters name, through its membership rows."""
+    listing = listing_for(desk, topic)
+    query = selected.select_from(
+        memberships.join(stories, stories.c.id == memberships.c.story_id).join(
+            copies, copies.c.id == stories.c.shown
+        )
+    ).where(memberships.c.listing == listing, memberships.c.live == true())
+    if desk is not None and topic is not None:
+        query = query.where(
+            memberships.c.story_id.in_(
+                select(_also.c.story_id).where(
+                    _also.c.listing == topic_listing(topic), _also.c.live == true()
+                )
+            )
+        )
+    if source is not None:
+        query = query.where(
+            memberships.c.story_id.in_(
+                select(_others.c.story_id).where(
+                    _others.c.source == source, _others.c.withdrawn_at.is_(None)
+                )
+            )
+        )
+    return query
+
+
+def _retracted(
+    selected: Select[Any], desk: str | None, topic: str | None, source: str | None
+) -> Select[Any]:
+    """Retracted stories; their membership rows (not live) still say where they were."""
+    query = selected.select_from(_shown()).where(stories.c.retracted_at.is_not(None))
+    for listing in {listing_for(desk=desk), listing_for(topic=topic)} - {"all"}:
+        query = query.where(
+            stories.c.id.in_(select(_also.c.story_id).where(_also.c.listing == listing))
+        )
+    if source is not None:
+        query = query.where(
+            stories.c.id.in_(select(_others.c.story_id).where(_others.c.source == source))
+        )
+    return query
+
+
+def _filtered(
+    selected: Select[Any],
+    desk: str | None,
+    topic: str | None,
+    source: str | None,
+    retracted: bool,
+) -> Select[Any]:
+    return (_retracted if retracted else _live)(selected, desk, topic, source)
+
+
+def _newest_first(query: Select[Any], retracted: bool) -> Select[Any]:
+    if retracted:
+        return query.order_by(stories.c.published.desc(), stories.c.id.desc())
+    return query.order_by(memberships.c.published.desc(), memberships.c.story_id.desc())
+
+
+class Listings(Database):
+    def list_articles(
+        self,
+        desk: str | None = None,
+        topic: str | None = None,
+        source: str | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
+        *,
+        retracted: bool = False,
+    ) -> list[Article]:
+        """Live stories newest first (ties broken by id), or only retracted ones.
+
+        ``source``: stories a copy of that source is in (present, for live ones).
+        """
+        query = _newest_first(
+            _filtered(select(*_columns()), desk, topic, source, retracted), retracted
+        ).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [story_article(row) for row in conn.execute(query)]
+
+    def count_articles(
+        self,
+        desk: str | None = None,
+        topic: str | None = None,
+        source: str | None = None,
+        *,
+        retracted: bool = False,
+    ) -> int:
+        query = _filtered(select(func.count()), desk, topic, source, retracted)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def search_articles(
+        self,
+        desk: str | None = None,
+        topic: str | None = None,
+        source: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        retracted: bool = False,
+    ) -> tuple[list[Article], int]:
+        """``list_articles`` plus a case-insensitive substring filter on title and summary.
+
+        Returns one page and the total that matched, for paging.
+        """
+        query = _filtered(select(*_columns()), desk, topic, source, retracted)
+        counting = _filtered(select(func.count()), desk, topic, source, retracted)
+        if text:
+            pattern = "%" + _like_escape(text.lower()) + "%"
+            matches = or_(
+                func.lower(copies.c.title).like(pattern, escape="\\"),
+                func.lower(copies.c.summary).like(pattern, escape="\\"),
+            )
+            query, counting = query.where(matches), counting.where(matches)
+        query = _newest_first(query, retracted).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            found = [story_article(row) for row in conn.execute(query)]
+            return found, conn.execute(counting).scalar_one()
+
+    def article(self, article_id: str) -> Article | None:
+        """The story ``article_id`` names: a story's id, or the id of any of its copies.
+
+        A retracted story comes back too, with ``retracted`` set (its page says 410).
+        """
+        with self.engine.connect() as conn:
+            return find_story(conn, article_id)
+
+    def story_copies(self, article_id: str) -> list[Article]:
+        """The copies of the story ``article_id`` names that sources carry now, first seen
+        first: its provenance. Each with its own id; empty for an unknown id."""
+        with self.engine.connect() as conn:
+            story = story_of_copy(conn, article_id) or article_id
+            query = (
+                select(*(column.label(_COPY + column.name) for column in copies.c))
+                .where(copies.c.story_id == story, copies.c.withdrawn_at.is_(None))
+                .order_by(copies.c.first_seen, copies.c.id)
+            )
+            return [article_from(row, _COPY) for row in conn.execute(query)]
+
+    def tombstones(
+        self,
+        since: datetime,
+        desk: str | None = None,
+        topic: str | None = None,
+        limit: int = MAX_TOMBSTONES,
+    ) -> list[Tombstone]:
+        """The stories retracted since ``since`` that this listing carried, newest first."""
+        query = (
+            select(stories.c.entry_id, stories.c.retracted_at, stories.c.retracted_reason)
+            .select_from(memberships.join(stories, stories.c.id == memberships.c.story_id))
+            .where(
+                memberships.c.listing == listing_for(desk, topic),
+                memberships.c.live == false(),
+                stories.c.retracted_at >= since,
+            )
+            .order_by(stories.c.retracted_at.desc(), stories.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                Tombstone(row.entry_id, row.retracted_at, row.retracted_reason)
+                for row in conn.execute(query)
+            ]
+
+
+def find_story(conn: Connection, article_id: str) -> Article | None:
+    story = story_of_copy(conn, article_id) or article_id
+    row = conn.execute(
+        select(*_columns()).select_from(_shown()).where(stories.c.id == story)
+    ).first()
+    return None if row is None else story_article(row)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
