@@ -28,11 +28,10 @@ from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.lifecycle import Lifecycle
 from feedsvc.model import Catalog
 from feedsvc.opml import read_opml, write_opml
-from feedsvc.publish import Publisher
+from feedsvc.publish import Publisher, publisher_for
 from feedsvc.refresh import Refresher, lease_owner, utcnow
 from feedsvc.sources import SourceAdmin, SourceView, with_api_sources
 from feedsvc.store import StateKey, Store
-from feedsvc.websub.links import HubSetup
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -62,19 +61,16 @@ class Environment:
         store.upgrade()
         return store
 
+    def merged_catalog(self) -> Catalog:
+        """The catalogue with the sources added through the API (or ``sources add``)."""
+        return with_api_sources(self.catalog, self.store.api_sources())
+
     @cached_property
     def publisher(self) -> Publisher:
-        return self.publisher_for(with_api_sources(self.catalog, self.store.api_sources()))
+        return self.publisher_for(self.merged_catalog())
 
     def publisher_for(self, catalog: Catalog) -> Publisher:
-        return Publisher(
-            self.store,
-            catalog,
-            base_url=self.settings.base_url,
-            feed_size=self.settings.feed_size,
-            publish_dir=self.settings.publish_dir,
-            hub=HubSetup.from_settings(self.settings),
-        )
+        return publisher_for(self.store, catalog, self.settings)
 
     @cached_property
     def fetcher(self) -> Fetcher:
@@ -146,7 +142,7 @@ def ingest(env: Environment, source_ids: tuple[str, ...]) -> None:
     process is fetching right now (a running scheduler) is reported busy and
     left to it; that is not a failure.
     """
-    catalog = with_api_sources(env.catalog, env.store.api_sources())
+    catalog = env.merged_catalog()
     unknown = [s for s in source_ids if s not in catalog.sources]
     if unknown:
         fail(f"unknown source: {', '.join(unknown)} (known: {', '.join(catalog.sources)})")
@@ -227,14 +223,7 @@ def articles(
 
 
 def _lifecycle(env: Environment) -> Lifecycle:
-    return Lifecycle(
-        env.store,
-        lambda: with_api_sources(env.catalog, env.store.api_sources()),
-        env.publisher_for,
-        utcnow,
-        keep=env.settings.keep,
-        feed_size=env.settings.feed_size,
-    )
+    return Lifecycle(env.store, env.merged_catalog, env.settings, utcnow)
 
 
 @articles.command("retract")

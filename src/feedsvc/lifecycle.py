@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from feedsvc.admin_models import RetractRequest, checked
+from feedsvc.config import Settings
 from feedsvc.errors import NotFound
 from feedsvc.model import Article, Catalog, Touched
-from feedsvc.publish import Publisher
+from feedsvc.publish import Publisher, publisher_for
 from feedsvc.store import PurgeResult, Store, StoryChange
 from feedsvc.tombstone import KEEP_DAYS
 
@@ -28,25 +29,24 @@ class Lifecycle:
     """Retract, restore and purge stories, and publish what that changed.
 
     ``catalog`` gives the current catalogue with the API's sources (their
-    ``keep`` is read at each purge); ``publisher`` builds a Publisher for it.
+    ``keep`` is read at each purge); the settings give the default retention
+    (``FEEDSVC_KEEP``), the feed size and how to publish.
     """
 
     def __init__(
         self,
         store: Store,
         catalog: Callable[[], Catalog],
-        publisher: Callable[[Catalog], Publisher],
+        settings: Settings,
         clock: Callable[[], datetime],
-        *,
-        keep: timedelta | None,
-        feed_size: int,
     ) -> None:
         self.store = store
         self.catalog = catalog
-        self.publisher = publisher
+        self.settings = settings
         self.clock = clock
-        self.keep = keep
-        self.feed_size = feed_size
+
+    def publisher(self, catalog: Catalog) -> Publisher:
+        return publisher_for(self.store, catalog, self.settings)
 
     def retract(self, article_id: str, payload: object = None) -> Article:
         """Take a story out of every feed and page; ``payload`` is ``{"reason": …}`` or None."""
@@ -67,7 +67,8 @@ class Lifecycle:
         catalog = self.catalog()
         keeps = {source.id: source.keep for source in catalog.sources.values()}
         now = self.clock()
-        result = self.store.purge(now, keeps, self.keep, self.feed_size, KEEP_DAYS)
+        settings = self.settings
+        result = self.store.purge(now, keeps, settings.keep, settings.feed_size, KEEP_DAYS)
         self.publisher(catalog).publish(None, now)
         log.info("purge: %s", result.line())
         return result

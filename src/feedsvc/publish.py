@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from feedsvc.config import Settings
 from feedsvc.model import Catalog, PublishedFeed, Source, Touched
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import Store
@@ -393,3 +394,16 @@ def _write_if_changed(target: Path, body: bytes, mtime_ns: int | None) -> bool:
         Path(temp).unlink(missing_ok=True)
         raise
     return True
+
+
+def publisher_for(store: Store, catalog: Catalog, settings: Settings) -> Publisher:
+    """The Publisher the settings describe. The command line, the scheduler, the admin
+    side and the lifecycle all build theirs here, so a publishing setting is wired once."""
+    return Publisher(
+        store,
+        catalog,
+        base_url=settings.base_url,
+        feed_size=settings.feed_size,
+        publish_dir=settings.publish_dir,
+        hub=HubSetup.from_settings(settings),
+    )

@@ -35,7 +35,7 @@ from feedsvc.errors import StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
 from feedsvc.lifecycle import Lifecycle
 from feedsvc.model import Catalog, Source, Touched
-from feedsvc.publish import Publisher
+from feedsvc.publish import Publisher, publisher_for
 from feedsvc.refresh import LEASE, FetchFunction, Lease, Refresher, lease_owner, utcnow
 from feedsvc.sources import with_api_sources
 from feedsvc.store import StateKey, Store
@@ -116,14 +116,7 @@ class Scheduler:
     # -- catalogue ----------------------------------------------------------------
 
     def _publisher(self, catalog: Catalog) -> Publisher:
-        return Publisher(
-            self.store,
-            catalog,
-            base_url=self.settings.base_url,
-            feed_size=self.settings.feed_size,
-            publish_dir=self.settings.publish_dir,
-            hub=self.hub,
-        )
+        return publisher_for(self.store, catalog, self.settings)
 
     def reload_catalog(self) -> bool:
         """Take the watcher's catalogue if it changed: register its sources, republish."""
@@ -213,15 +206,7 @@ class Scheduler:
 
     def _purge(self) -> None:
         try:
-            lifecycle = Lifecycle(
-                self.store,
-                lambda: self.catalog,
-                self._publisher,
-                self.clock,
-                keep=self.settings.keep,
-                feed_size=self.settings.feed_size,
-            )
-            lifecycle.purge()
+            Lifecycle(self.store, lambda: self.catalog, self.settings, self.clock).purge()
         except Exception:
             log.exception("the daily purge failed; the next one is due tomorrow")
 

@@ -23,10 +23,9 @@ from feedsvc.config import Settings
 from feedsvc.errors import ConfigError
 from feedsvc.lifecycle import Lifecycle
 from feedsvc.model import Catalog
-from feedsvc.publish import Publisher
+from feedsvc.publish import Publisher, publisher_for
 from feedsvc.sources import SourceAdmin
 from feedsvc.store import Store
-from feedsvc.websub.links import HubSetup
 
 SERVICE_KEY = "feedsvc.admin"
 MAX_BODY = 1024 * 1024
@@ -59,29 +58,13 @@ def lifecycle(app: Flask | None = None) -> Lifecycle:
     found = app.extensions.get(LIFECYCLE_KEY)
     if found is None:
         admin = service(app)
-        config: Settings = app.config["SETTINGS"]
-        found = Lifecycle(
-            admin.store,
-            admin.merged,
-            lambda catalog: _publisher(app, catalog),
-            admin.clock,
-            keep=config.keep,
-            feed_size=config.feed_size,
-        )
+        found = Lifecycle(admin.store, admin.merged, app.config["SETTINGS"], admin.clock)
         app.extensions[LIFECYCLE_KEY] = found
     return found
 
 
 def _publisher(app: Flask, catalog: Catalog) -> Publisher:
-    config: Settings = app.config["SETTINGS"]
-    return Publisher(
-        app.extensions["feedsvc.store"],
-        catalog,
-        base_url=config.base_url,
-        feed_size=config.feed_size,
-        publish_dir=config.publish_dir,
-        hub=HubSetup.from_settings(config),
-    )
+    return publisher_for(app.extensions["feedsvc.store"], catalog, app.config["SETTINGS"])
 
 
 def service(app: Flask | None = None) -> SourceAdmin:
