@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, current_app, request
 
@@ -22,8 +24,7 @@ from feedsvc.catalog_watch import CatalogState, CatalogWatcher
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError
 from feedsvc.lifecycle import Lifecycle
-from feedsvc.model import Catalog
-from feedsvc.publish import Publisher, publisher_for
+from feedsvc.publish import publisher_for
 from feedsvc.sources import SourceAdmin
 from feedsvc.store import Store
 
@@ -32,6 +33,8 @@ MAX_BODY = 1024 * 1024
 """The largest request body the admin side reads (and the app's MAX_CONTENT_LENGTH):
 a source's settings are a few hundred bytes."""
 LIFECYCLE_KEY = "feedsvc.lifecycle"
+
+T = TypeVar("T")
 
 
 def token_matches(given: str | None, token: str | None) -> bool:
@@ -54,31 +57,35 @@ def settings() -> Settings:
 
 def lifecycle(app: Flask | None = None) -> Lifecycle:
     """The app's Lifecycle (retract, restore), built on first use like ``service``."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get(LIFECYCLE_KEY)
-    if found is None:
+
+    def build(app: Flask) -> Lifecycle:
         admin = service(app)
-        found = Lifecycle(admin.store, admin.merged, app.config["SETTINGS"], admin.clock)
-        app.extensions[LIFECYCLE_KEY] = found
-    return found
+        return Lifecycle(admin.store, admin.merged, app.config["SETTINGS"], admin.clock)
 
-
-def _publisher(app: Flask, catalog: Catalog) -> Publisher:
-    return publisher_for(app.extensions["feedsvc.store"], catalog, app.config["SETTINGS"])
+    return _per_app(app, LIFECYCLE_KEY, build)
 
 
 def service(app: Flask | None = None) -> SourceAdmin:
     """The app's SourceAdmin, built on first use (web workers that serve no admin pay nothing)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get(SERVICE_KEY)
-    if found is None:
+
+    def build(app: Flask) -> SourceAdmin:
         store: Store = app.extensions["feedsvc.store"]
-        found = SourceAdmin(
+        config: Settings = app.config["SETTINGS"]
+        return SourceAdmin(
             store,
             app.extensions["feedsvc.catalog"],
-            publisher=lambda catalog: _publisher(app, catalog),
+            publisher=lambda catalog: publisher_for(store, catalog, config),
         )
-        app.extensions[SERVICE_KEY] = found
+
+    return _per_app(app, SERVICE_KEY, build)
+
+
+def _per_app(app: Flask | None, key: str, build: Callable[[Flask], T]) -> T:
+    """``build(app)``, made once per app (the current one by default), kept in its extensions."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found: T | None = app.extensions.get(key)
+    if found is None:
+        found = app.extensions[key] = build(app)
     return found
 
 
