@@ -39,6 +39,7 @@ from feedsvc.telemetry import (
 )
 from feedsvc.web.admin_common import catalog_state
 from feedsvc.web.feeds import REQUEST_COUNTER
+from feedsvc.web.ops import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +143,7 @@ def metrics() -> Response:
     except (StoreError, SQLAlchemyError) as exc:
         # The driver's message names the database's host and port: the log keeps it,
         # an anonymous scraper gets none of it.
-        log.warning("metrics: database unavailable: %s", exc)
-        return Response(
-            "database unavailable\n",
-            status=503,
-            mimetype="text/plain",
-            headers={"Retry-After": "30"},
-        )
+        return database_unavailable(exc)
     return Response(text, content_type=CONTENT_TYPE)
 
 
