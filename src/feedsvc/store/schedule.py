@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, case, insert, or_, select, update
 
 from feedsvc.model import Validators
 from feedsvc.store.engine import Database
+from feedsvc.store.leases import claim_rows, unleased
 from feedsvc.store.metrics import bump_metrics
 from feedsvc.store.rows import from_row, to_row
 from feedsvc.store.schema import fetches, sources
@@ -82,21 +83,13 @@ class Schedule(Database):
                         sources.c.refresh_requested_at.is_not(None),
                     ),
                     or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= now),
-                    _unleased(now),
+                    unleased(sources, now),
                 )
                 .order_by(sources.c.next_fetch_at.is_not(None), sources.c.next_fetch_at)
                 .limit(limit)
             )
-            if not self.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            claimed = [Claim(row.id, row.refresh_requested_at) for row in conn.execute(query)]
-            if claimed:
-                conn.execute(
-                    update(sources)
-                    .where(sources.c.id.in_([claim.source_id for claim in claimed]))
-                    .values(lease_owner=owner, lease_until=now + lease_for)
-                )
-            return claimed
+            rows = claim_rows(conn, query, sources.c.id, owner, now + lease_for)
+            return [Claim(row.id, row.refresh_requested_at) for row in rows]
 
         return self.transact(work)
 
@@ -115,7 +108,7 @@ class Schedule(Database):
             ).first()
             taken = conn.execute(
                 update(sources)
-                .where(sources.c.id == source_id, _unleased(now))
+                .where(sources.c.id == source_id, unleased(sources, now))
                 .values(lease_owner=owner, lease_until=now + lease_for)
             )
             if taken.rowcount == 0 or requested is None:
@@ -214,10 +207,6 @@ class Schedule(Database):
         """Count the error; the stored articles and validators stay as they were."""
         fetch = FetchRecord(now, "error", status, duration_ms=duration_ms, error=error)
         self.transact(lambda conn: record_fetch(conn, source_id, fetch))
-
-
-def _unleased(now: datetime) -> Any:
-    return or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
 
 
 def record_fetch(

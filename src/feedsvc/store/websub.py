@@ -18,10 +18,11 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from feedsvc.store.engine import Database, upsert
+from feedsvc.store.leases import claim_rows, unleased
 from feedsvc.store.rows import from_row, to_row
 from feedsvc.store.schema import websub_intents, websub_subscriptions
 from feedsvc.websub.policy import (
@@ -81,7 +82,7 @@ class HubSubscriptions(Database):
             query = (
                 select(intents)
                 .where(
-                    _unleased(intents, now),
+                    unleased(intents, now),
                     intents.c.callback_host.not_in(sorted(busy)),
                     ~select(earlier.c.id)
                     .where(
@@ -93,15 +94,7 @@ class HubSubscriptions(Database):
                 .order_by(intents.c.id)
                 .limit(limit)
             )
-            if not self.is_sqlite:
-                query = query.with_for_update(skip_locked=True, of=intents)
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    update(intents)
-                    .where(intents.c.id.in_([row.id for row in rows]))
-                    .values(lease_owner=owner, lease_until=now + lease_for)
-                )
+            rows = claim_rows(conn, query, intents.c.id, owner, now + lease_for)
             return [from_row(Intent, row, mode=Mode(row.mode)) for row in rows]
 
         return self.transact(work)
@@ -206,8 +199,4 @@ def _subscription_ceiling(conn: Connection, key: str, host: str) -> str | None:
             f"for callbacks on {host}"
         )
     return None
-
-
-def _unleased(table: Any, now: datetime) -> Any:
-    return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
 

@@ -15,10 +15,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from feedsvc.model import PublishedFeed
 from feedsvc.store.engine import Database, upsert
+from feedsvc.store.leases import claim_rows, unleased
 from feedsvc.store.metrics import bump_metrics
 from feedsvc.store.rows import from_row
 from feedsvc.store.schema import (
@@ -41,11 +42,11 @@ class HubQueue(Database):
         """Whether any verification, delivery or ping waits: one cheap read, so an idle
         hub costs a scheduler tick no write transaction."""
         checks = [
-            select(websub_intents.c.id).where(_unleased(websub_intents, now)),
+            select(websub_intents.c.id).where(unleased(websub_intents, now)),
             select(deliveries.c.subscription_id).where(
-                deliveries.c.due_at <= now, _unleased(deliveries, now)
+                deliveries.c.due_at <= now, unleased(deliveries, now)
             ),
-            select(pings.c.path).where(pings.c.due_at <= now, _unleased(pings, now)),
+            select(pings.c.path).where(pings.c.due_at <= now, unleased(pings, now)),
         ]
         with self.engine.connect() as conn:
             return any(conn.execute(check.limit(1)).first() is not None for check in checks)
@@ -87,26 +88,23 @@ class HubQueue(Database):
 
         def work(conn: Connection) -> list[DeliveryJob]:
             query = (
-                select(subscriptions, deliveries.c.version, deliveries.c.attempts)
+                select(
+                    subscriptions,
+                    deliveries.c.subscription_id,
+                    deliveries.c.version,
+                    deliveries.c.attempts,
+                )
                 .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
                 .where(
                     deliveries.c.due_at <= now,
                     subscriptions.c.expires_at > now,
                     subscriptions.c.callback_host.not_in(sorted(busy)),
-                    _unleased(deliveries, now),
+                    unleased(deliveries, now),
                 )
                 .order_by(deliveries.c.due_at)
                 .limit(limit)
             )
-            if not self.is_sqlite:
-                query = query.with_for_update(skip_locked=True, of=deliveries)
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.subscription_id.in_([row.id for row in rows]))
-                    .values(lease_owner=owner, lease_until=now + lease_for)
-                )
+            rows = claim_rows(conn, query, deliveries.c.subscription_id, owner, now + lease_for)
             return [
                 DeliveryJob(from_row(Subscription, row), row.version, row.attempts)
                 for row in rows
@@ -200,19 +198,11 @@ class HubQueue(Database):
         def work(conn: Connection) -> list[PingJob]:
             query = (
                 select(pings.c.path, pings.c.url, pings.c.version, pings.c.attempts)
-                .where(pings.c.due_at <= now, _unleased(pings, now))
+                .where(pings.c.due_at <= now, unleased(pings, now))
                 .order_by(pings.c.due_at, pings.c.path)
                 .limit(limit)
             )
-            if not self.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    update(pings)
-                    .where(pings.c.path.in_([row.path for row in rows]))
-                    .values(lease_owner=owner, lease_until=now + lease_for)
-                )
+            rows = claim_rows(conn, query, pings.c.path, owner, now + lease_for)
             return [PingJob(row.path, row.url, row.version, row.attempts) for row in rows]
 
         return self.transact(work)
@@ -296,7 +286,3 @@ def _release(conn: Connection, key: Any, value: str, due_at: datetime) -> None:
         .where(key == value)
         .values(lease_owner=None, lease_until=None, due_at=due_at)
     )
-
-
-def _unleased(table: Any, now: datetime) -> Any:
-    return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
