@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
@@ -51,6 +51,8 @@ MAX_ITEMS = 10_000
 
 MAX_PROBLEMS = 50
 """Per-item problems listed one by one; the rest are counted in one more line."""
+
+T = TypeVar("T")
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 _PROBLEM_LENGTH = 160
@@ -149,41 +151,31 @@ class _Fields:
     def _wrong(self, key: str, wanted: str) -> None:
         self.problems.append(f"{key!r} is {_kind(self.source[key])}, not {wanted}; ignored")
 
-    def text(self, key: str) -> str | None:
+    def _typed(self, key: str, kind: type[T], wanted: str) -> T | None:
+        """The value if it is a ``kind``; None when absent or null, and a problem otherwise."""
         value = self.source.get(key)
         if value is None:
             return None
-        if not isinstance(value, str):
-            self._wrong(key, "a string")
+        if not isinstance(value, kind):
+            self._wrong(key, wanted)
             return None
-        return value.strip() or None
+        return value
+
+    def text(self, key: str) -> str | None:
+        value = self._typed(key, str, "a string")
+        return (value.strip() or None) if value is not None else None
 
     def raw_text(self, key: str) -> str | None:
         """A string as written (content keeps its own whitespace)."""
-        value = self.source.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self._wrong(key, "a string")
-            return None
-        return value if value.strip() else None
+        value = self._typed(key, str, "a string")
+        return value if value is not None and value.strip() else None
 
     def objects(self, key: str) -> list[Mapping[str, Any]]:
-        value = self.source.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self._wrong(key, "an array")
-            return []
+        value = self._typed(key, list, "an array") or []
         return [entry for entry in value if isinstance(entry, dict)]
 
     def strings(self, key: str) -> list[str]:
-        value = self.source.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self._wrong(key, "an array")
-            return []
+        value = self._typed(key, list, "an array") or []
         return [entry.strip() for entry in value if isinstance(entry, str) and entry.strip()]
 
     def id(self, key: str) -> str | None:
