@@ -13,8 +13,9 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from feedsvc.dates import parse_duration, zone
 from feedsvc.errors import ConfigError
@@ -32,6 +33,7 @@ MAX_EVERY = timedelta(days=7)
 """The range of a refresh interval: past a week a source is as good as off (pause it),
 and the bound keeps every schedule sum (now + interval, doubled by errors) a real time."""
 FILES = ("desks.toml", "topics.toml", "sources.toml")
+T = TypeVar("T")
 
 DESK_KEYS = {"title", "description", "bylines", "language"}
 TOPIC_KEYS = {"title", "description", "match", "categories", "language"}
@@ -220,6 +222,25 @@ def _strings(
     return tuple(v.strip() for v in value)
 
 
+def _checked(
+    table: Mapping[str, Any],
+    key: str,
+    check: Callable[[Any], T],
+    default: T,
+    where: str,
+    problems: _Problems,
+) -> T:
+    """``check`` of the key's value, ``default`` when absent; a refusal (ValueError) is a
+    problem naming the key, and ``default`` stands in so the rest is still checked."""
+    if key not in table:
+        return default
+    try:
+        return check(table[key])
+    except ValueError as exc:
+        problems.add(f"{where} {key}", str(exc))
+        return default
+
+
 def _language(table: Mapping[str, Any], where: str, problems: _Problems) -> str | None:
     """The feed's language (RSS ``language``, ``xml:lang``, JSON Feed ``language``)."""
     value = _text(table, "language", where, problems)
@@ -272,16 +293,8 @@ def _source(
     for topic in source_topics:
         if topic not in topics:
             problems.add(f"{where} topics", f"unknown topic {topic!r} (not in topics.toml)")
-    every = timedelta(0)
-    try:
-        every = parse_interval(table.get("every", DEFAULT_EVERY))
-    except ValueError as exc:
-        problems.add(f"{where} every", str(exc))
-    timezone = "UTC"
-    try:
-        timezone = check_timezone(table.get("timezone", "UTC"))
-    except ValueError as exc:
-        problems.add(f"{where} timezone", str(exc))
+    every = _checked(table, "every", parse_interval, parse_interval(DEFAULT_EVERY), where, problems)
+    timezone = _checked(table, "timezone", check_timezone, "UTC", where, problems)
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         problems.add(f"{where} enabled", "expected true or false")
@@ -303,20 +316,11 @@ def _source(
             if not path.is_dir():
                 problems.add(f"{where} path", f"folder not found: {path}")
     title = _text(table, "title", where, problems) or None
-    priority, keep, max_items = 0, None, DEFAULT_MAX_ITEMS
-    try:
-        priority = check_whole(table.get("priority", 0), MIN_PRIORITY, MAX_PRIORITY)
-    except ValueError as exc:
-        problems.add(f"{where} priority", str(exc))
-    try:
-        max_items = check_whole(table.get("max_items", DEFAULT_MAX_ITEMS), 1, MAX_ITEMS)
-    except ValueError as exc:
-        problems.add(f"{where} max_items", str(exc))
-    if "keep" in table:
-        try:
-            keep = parse_duration(table["keep"])
-        except ValueError as exc:
-            problems.add(f"{where} keep", str(exc))
+    priorities = partial(check_whole, low=MIN_PRIORITY, high=MAX_PRIORITY)
+    priority = _checked(table, "priority", priorities, 0, where, problems)
+    counts = partial(check_whole, low=1, high=MAX_ITEMS)
+    max_items = _checked(table, "max_items", counts, DEFAULT_MAX_ITEMS, where, problems)
+    keep = _checked(table, "keep", parse_duration, None, where, problems)
     if len(problems.items) > before:
         return None
     return Source(
