@@ -129,20 +129,18 @@ def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
     return parameters
 
 
-SOURCE_ID = {
-    "name": "source_id",
-    "in": "path",
-    "required": True,
-    "description": "A source id from the catalogue file or the API.",
-    "schema": {"type": "string"},
-}
-ARTICLE_ID = {
-    "name": "article_id",
-    "in": "path",
-    "required": True,
-    "description": "A story's id, or the id of any of its copies.",
-    "schema": {"type": "string"},
-}
+def _path_parameter(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+SOURCE_ID = _path_parameter("source_id", "A source id from the catalogue file or the API.")
+ARTICLE_ID = _path_parameter("article_id", "A story's id, or the id of any of its copies.")
 
 
 def _operation(
