@@ -20,7 +20,7 @@ from feedsvc.errors import Conflict
 from feedsvc.model import Article, Retraction, StoreResult, Touched, Validators
 from feedsvc.store.batches import result_of, store_batch
 from feedsvc.store.copies import story_of_copy
-from feedsvc.store.election import settle, touched_by
+from feedsvc.store.election import StoredStory, settle, touched_by
 from feedsvc.store.listings import Listings, find_story
 from feedsvc.store.plan import Action, StoryWrite
 from feedsvc.store.schedule import record_fetch
@@ -89,11 +89,10 @@ class ArticleStore(Listings):
         """
 
         def work(conn: Connection) -> StoryChange | None:
-            story = _story_id(conn, article_id)
-            stored = read_stories(conn, [story]).get(story)
+            stored = _stored(conn, article_id)
             if stored is None:
                 return None
-            before = stored.state
+            story, before = stored.state.id, stored.state
             was = before.retraction
             at = was.at if was is not None else now
             retraction = Retraction(at, reason if reason else (was.reason if was else None))
@@ -113,11 +112,10 @@ class ArticleStore(Listings):
         """
 
         def work(conn: Connection) -> StoryChange | None:
-            story = _story_id(conn, article_id)
-            stored = read_stories(conn, [story]).get(story)
+            stored = _stored(conn, article_id)
             if stored is None:
                 return None
-            before = stored.state
+            story, before = stored.state.id, stored.state
             if before.retraction is None:
                 return StoryChange(_found(conn, story))
             if not any(member.present for member in stored.members):
@@ -133,8 +131,10 @@ class ArticleStore(Listings):
         return self.transact(work)
 
 
-def _story_id(conn: Connection, article_id: str) -> str:
-    return story_of_copy(conn, article_id) or article_id
+def _stored(conn: Connection, article_id: str) -> StoredStory | None:
+    """The story ``article_id`` names (its own id, or one of its copies'), as stored."""
+    story = story_of_copy(conn, article_id) or article_id
+    return read_stories(conn, [story]).get(story)
 
 
 def _found(conn: Connection, story: str) -> Article:
