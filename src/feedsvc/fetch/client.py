@@ -169,17 +169,10 @@ class Fetcher:
         self, source_id: str, target: HttpUrl, validators: Validators, deadline: Deadline
     ) -> Fetched | str:
         """One request: a Fetched, or the next URL when the answer is a redirect."""
-        sock = self._connect(target, deadline)
-        connection = http.client.HTTPConnection(target.host, target.port)
-        connection.sock = DeadlineSocket(sock, deadline)
-        try:
-            with _http_errors(target):
-                self._send(connection, target, validators)
-                response = connection.getresponse()
-                return self._handle(source_id, target, response, validators, deadline)
-        finally:
-            connection.close()
-            sock.close()
+        with self._connection(target, deadline) as connection:
+            self._send(connection, target, validators)
+            response = connection.getresponse()
+            return self._handle(source_id, target, response, validators, deadline)
 
     def call(
         self,
@@ -201,34 +194,43 @@ class Fetcher:
         deadline = Deadline(self.limits.total_timeout)
         target = _target(url)
         try:
-            sock = self._connect(target, deadline)
-            connection = http.client.HTTPConnection(target.host, target.port)
-            connection.sock = DeadlineSocket(sock, deadline)
-            try:
-                with _http_errors(target):
-                    connection.putrequest(
-                        method, target.target, skip_host=True, skip_accept_encoding=True
-                    )
-                    sent = {"Host": target.host_header, "User-Agent": self.user_agent}
-                    sent.update(headers or {})
-                    sent["Connection"] = "close"
-                    if body or method not in ("GET", "HEAD"):
-                        sent["Content-Length"] = str(len(body))
-                    for name, value in sent.items():
-                        connection.putheader(name, value)
-                    connection.endheaders(body or None)
-                    response = connection.getresponse()
-                    content = b""
-                    if read > 0 and 200 <= response.status < 300:
-                        content = read_body(response, deadline, read)
-                    return Answer(response.status, content)
-            finally:
-                connection.close()
-                sock.close()
+            with self._connection(target, deadline) as connection:
+                connection.putrequest(
+                    method, target.target, skip_host=True, skip_accept_encoding=True
+                )
+                sent = {"Host": target.host_header, "User-Agent": self.user_agent}
+                sent.update(headers or {})
+                sent["Connection"] = "close"
+                if body or method not in ("GET", "HEAD"):
+                    sent["Content-Length"] = str(len(body))
+                for name, value in sent.items():
+                    connection.putheader(name, value)
+                connection.endheaders(body or None)
+                response = connection.getresponse()
+                content = b""
+                if read > 0 and 200 <= response.status < 300:
+                    content = read_body(response, deadline, read)
+                return Answer(response.status, content)
         except DeadlinePassed:
             raise FetchError(
                 f"timed out after {self.limits.total_timeout:g} s calling {target.url}"
             ) from None
+
+    @contextmanager
+    def _connection(
+        self, target: HttpUrl, deadline: Deadline
+    ) -> Iterator[http.client.HTTPConnection]:
+        """A connection to a checked address of ``target``, every read and write under
+        ``deadline``, errors in our words; closed, socket and all, when done."""
+        sock = self._connect(target, deadline)
+        connection = http.client.HTTPConnection(target.host, target.port)
+        connection.sock = DeadlineSocket(sock, deadline)
+        try:
+            with _http_errors(target):
+                yield connection
+        finally:
+            connection.close()
+            sock.close()
 
     def _send(
         self, connection: http.client.HTTPConnection, target: HttpUrl, validators: Validators
