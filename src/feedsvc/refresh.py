@@ -188,10 +188,7 @@ def fetch_and_store(
     except Exception as exc:
         log.exception("source=%s outcome=crash", source.id)
         message = f"internal error: {type(exc).__name__}: {exc}"[:300]
-        try:
-            store.record_failure(source.id, message, None, now)
-        except StoreError:
-            log.exception("source=%s could not record its failure", source.id)
+        _record_failure(store, source.id, message, None, now)
         return SourceResult(source.id, ok=False, error=message)
 
 
@@ -222,9 +219,7 @@ def _stages(
         if fetched.not_modified:
             store.record_not_modified(source.id, status, now, elapsed_ms())
             log.info("source=%s outcome=not_modified status=%s", source.id, status)
-            return SourceResult(
-                source.id, ok=True, not_modified=True, status=status, max_age=fetched.max_age
-            )
+            return _not_modified(source, fetched)
         digest = content_digest(fetched, source, catalog, keep)
         if state is not None and state.content_digest == digest:
             # the same bytes under the same rules: parsing again would store nothing
@@ -233,9 +228,7 @@ def _stages(
             )
             _remember_files(store, source, rules, known, fetched)
             log.info("source=%s outcome=unchanged status=%s", source.id, status)
-            return SourceResult(
-                source.id, ok=True, not_modified=True, status=status, max_age=fetched.max_age
-            )
+            return _not_modified(source, fetched)
         parsed = parse_fetched(fetched, source, bylines(catalog))
         articles, problems = normalise_all(parsed.items, source, catalog, now)
         articles, left_out = taken(articles, source, keep, now)
@@ -256,10 +249,7 @@ def _stages(
             status = exc.status or status
             retry_after = exc.retry_after
         message = str(exc) or type(exc).__name__
-        try:
-            store.record_failure(source.id, message, status, now, elapsed_ms())
-        except StoreError:
-            log.exception("source=%s could not record its failure", source.id)
+        _record_failure(store, source.id, message, status, now, elapsed_ms())
         log.warning("source=%s outcome=error status=%s error=%s", source.id, status, message)
         return SourceResult(
             source.id,
@@ -304,6 +294,28 @@ def _stages(
         status=status,
         max_age=fetched.max_age,
     )
+
+
+def _not_modified(source: Source, fetched: Fetched) -> SourceResult:
+    """A 304, or the same bytes under the same rules: nothing stored, nothing to publish."""
+    return SourceResult(
+        source.id, ok=True, not_modified=True, status=fetched.status, max_age=fetched.max_age
+    )
+
+
+def _record_failure(
+    store: Store,
+    source_id: str,
+    message: str,
+    status: int | None,
+    now: datetime,
+    duration_ms: int = 0,
+) -> None:
+    """Count the failure; a database that refuses even that costs a log line, not the run."""
+    try:
+        store.record_failure(source_id, message, status, now, duration_ms)
+    except StoreError:
+        log.exception("source=%s could not record its failure", source_id)
 
 
 def _remember_files(
