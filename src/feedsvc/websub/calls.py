@@ -26,8 +26,9 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from feedsvc.errors import FetchError
@@ -165,12 +166,7 @@ class HubCalls:
         }
         if sub.secret is not None:
             headers["X-Hub-Signature"] = signature(sub.secret, body)
-        try:
-            answer = self.client.call("POST", sub.callback, body=body, headers=headers)
-            status: int | None = answer.status
-            error = None if answer.ok else f"HTTP {answer.status}"
-        except FetchError as exc:
-            status, error = None, str(exc)
+        status, error = self._post(sub.callback, body, headers)
         if error is None:
             self.store.finish_delivery(job, counted=_delivered("ok"))
             return "ok"
@@ -179,43 +175,59 @@ class HubCalls:
                      sub.callback, sub.topic)  # fmt: skip
             self.store.finish_delivery(job, gone=True, counted=_delivered("gone"))
             return "gone"
-        return self._failed(job, error)
-
-    def _failed(self, job: DeliveryJob, error: str) -> str:
-        sub = job.subscription
-        wait = retry_wait(job.attempts + 1)
-        if wait is None:
-            log.warning("websub: delivery of %s to %s dropped after %d attempts: %s",
-                        sub.topic, sub.callback, job.attempts + 1, error)  # fmt: skip
-            self.store.finish_delivery(job, counted=_delivered("dropped"))
-            return "dropped"
-        self.store.finish_delivery(
-            job, retry_at=self.clock() + wait, error=one_line(error), counted=_delivered("error")
+        return self._retry_or_drop(
+            partial(self.store.finish_delivery, job),
+            _delivered,
+            job.attempts,
+            f"delivery of {sub.topic} to {sub.callback}",
+            error,
         )
-        return "error"
 
     # -- pings to an external hub -----------------------------------------------------
 
     def ping(self, job: PingJob, hub: str) -> str:
         """Tell the external hub one feed changed (``hub.mode=publish``, ``hub.url``)."""
         form = urlencode([("hub.mode", "publish"), ("hub.url", job.url)]).encode("ascii")
-        try:
-            answer = self.client.call("POST", hub, body=form, headers={"Content-Type": FORM})
-            error = None if answer.ok else f"HTTP {answer.status}"
-        except FetchError as exc:
-            error = str(exc)
+        _, error = self._post(hub, form, {"Content-Type": FORM})
         if error is None:
             self.store.finish_ping(job, counted=_pinged("ok"))
             return "ok"
-        wait = retry_wait(job.attempts + 1)
-        if wait is None:
-            log.warning("websub: ping of %s to %s dropped after %d attempts: %s",
-                        job.url, hub, job.attempts + 1, error)  # fmt: skip
-            self.store.finish_ping(job, counted=_pinged("dropped"))
-            return "dropped"
-        self.store.finish_ping(
-            job, retry_at=self.clock() + wait, error=one_line(error), counted=_pinged("error")
+        return self._retry_or_drop(
+            partial(self.store.finish_ping, job),
+            _pinged,
+            job.attempts,
+            f"ping of {job.url} to {hub}",
+            error,
         )
+
+    # -- what deliveries and pings share ----------------------------------------------
+
+    def _post(
+        self, url: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int | None, str | None]:
+        """POST ``body``: (status, None) for a 2xx, else (status if one came, why not)."""
+        try:
+            answer = self.client.call("POST", url, body=body, headers=headers)
+        except FetchError as exc:
+            return None, str(exc)
+        return answer.status, None if answer.ok else f"HTTP {answer.status}"
+
+    def _retry_or_drop(
+        self,
+        finish: Callable[..., None],
+        counted: Callable[[str], list[Increment]],
+        attempts: int,
+        what: str,
+        error: str,
+    ) -> str:
+        """A failed call is tried again after ``policy.retry_wait``, until it gives up;
+        then it is dropped and logged. The outcome, as counted."""
+        wait = retry_wait(attempts + 1)
+        if wait is None:
+            log.warning("websub: %s dropped after %d attempts: %s", what, attempts + 1, error)
+            finish(counted=counted("dropped"))
+            return "dropped"
+        finish(retry_at=self.clock() + wait, error=one_line(error), counted=counted("error"))
         return "error"
 
 
