@@ -33,6 +33,7 @@ from feedsvc.catalog_watch import CatalogWatcher
 from feedsvc.config import Settings
 from feedsvc.errors import StoreError
 from feedsvc.fetch import AddressPolicy, Fetcher
+from feedsvc.host_slots import HostSlots
 from feedsvc.lifecycle import Lifecycle
 from feedsvc.model import Catalog, Source, Touched
 from feedsvc.publish import Publisher, publisher_for
@@ -97,7 +98,7 @@ class Scheduler:
         )
         self._lock = threading.Lock()
         self._running = 0
-        self._hosts: dict[str, int] = {}
+        self._slots = HostSlots(per_host)
         self._pending = Touched()
         self._pending_all = False
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
@@ -247,7 +248,7 @@ class Scheduler:
             if source is None:  # removed from the catalogue after it was claimed
                 self.refresher.put_back(lease, REMOVED_SOURCE_WAIT)
                 return
-            if not self._take_host(host):
+            if not self._slots.take(host):
                 self.refresher.put_back(lease, HOST_BUSY_RETRY)
                 return
             try:
@@ -256,23 +257,12 @@ class Scheduler:
                     with self._lock:
                         self._pending |= result.touched
             finally:
-                self._give_host(host)
+                self._slots.give(host)
         except Exception:
             log.exception("source=%s refresh crashed; its lease will expire", lease.source_id)
         finally:
             with self._lock:
                 self._running -= 1
-
-    def _take_host(self, host: str) -> bool:
-        with self._lock:
-            if self._hosts.get(host, 0) >= self.per_host:
-                return False
-            self._hosts[host] = self._hosts.get(host, 0) + 1
-            return True
-
-    def _give_host(self, host: str) -> None:
-        with self._lock:
-            self._hosts[host] -= 1
 
     # -- lifecycle ----------------------------------------------------------------
 

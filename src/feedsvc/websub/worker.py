@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from feedsvc.errors import StoreError
 from feedsvc.fetch import Fetcher
+from feedsvc.host_slots import HostSlots
 from feedsvc.store import Store
 from feedsvc.websub.calls import HubCalls
 from feedsvc.websub.links import HubSetup
@@ -63,7 +64,7 @@ class HubWorker:
         self.calls = calls or HubCalls(store, client, clock)
         self._lock = threading.Lock()
         self._running = 0
-        self._hosts: dict[str, int] = {}
+        self._slots = HostSlots(per_host)
         self._expired_at = datetime.min.replace(tzinfo=UTC)
         self._closing = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="websub")
@@ -121,9 +122,8 @@ class HubWorker:
         due. So no host ever has more than ``per_host`` calls running.
         """
         now = self.clock()
-        with self._lock:
-            busy = {host for host, n in self._hosts.items() if n >= self.per_host}
-            hub_slots = self.per_host - self._hosts.get(self._hub_host(), 0)
+        busy = self._slots.full()
+        hub_slots = self._slots.free(self._hub_host())
         try:
             if limit <= 0 or not self.store.hub_work_due(now):
                 return []
@@ -138,11 +138,7 @@ class HubWorker:
         claimed = []
         for job in jobs:
             host = self._host(job)
-            with self._lock:
-                taken = self._hosts.get(host, 0) < self.per_host
-                if taken:
-                    self._hosts[host] = self._hosts.get(host, 0) + 1
-            if taken:
+            if self._slots.take(host):
                 claimed.append((job, host))
             else:
                 self._put_back(job, now)
@@ -176,8 +172,7 @@ class HubWorker:
         except Exception:
             log.exception("websub: call to %s crashed; its lease will expire", host)
         finally:
-            with self._lock:
-                self._hosts[host] -= 1
+            self._slots.give(host)
 
     def _host(self, job: Job) -> str:
         if isinstance(job, Intent):
