@@ -369,45 +369,38 @@ def _form(
     )
 
 
-def _action(source_id: str, work: Callable[[], str]) -> BaseResponse:
-    """Run one POST action; its message (or error) shows on the source's page."""
+def _action(source_id: str, work: Callable[[], object], done: str) -> BaseResponse:
+    """Run one POST action; ``done`` (or the error) shows on the source's page."""
     try:
-        flash(work())
+        work()
     except NotFound as exc:
         return _page("admin/message.html", status=404, title="Not found", message=str(exc))
     except (Conflict, ValidationError, StoreError, ConfigError) as exc:
         flash(f"Not done: {exc}", "error")
+    else:
+        flash(done)
     return redirect(url_for("admin_pages.source", source_id=source_id))
 
 
-@bp.post("/sources/<source_id>/pause")
-def pause(source_id: str) -> BaseResponse:
-    def work() -> str:
-        common.service().set_paused(source_id, True)
-        return f"Source {source_id} paused."
-
-    return _action(source_id, work)
-
-
-@bp.post("/sources/<source_id>/resume")
-def resume(source_id: str) -> BaseResponse:
-    def work() -> str:
-        common.service().set_paused(source_id, False)
-        return f"Source {source_id} resumed; it is due now."
-
-    return _action(source_id, work)
+@bp.post("/sources/<source_id>/pause", endpoint="pause", defaults={"paused": True})
+@bp.post("/sources/<source_id>/resume", endpoint="resume", defaults={"paused": False})
+def set_paused(source_id: str, paused: bool) -> BaseResponse:
+    done = "paused." if paused else "resumed; it is due now."
+    return _action(
+        source_id,
+        lambda: common.service().set_paused(source_id, paused),
+        f"Source {source_id} {done}",
+    )
 
 
 @bp.post("/sources/<source_id>/refresh")
 def refresh(source_id: str) -> BaseResponse:
-    def work() -> str:
-        common.service().request_refresh(source_id)
-        return (
-            f"Refresh of {source_id} queued: the scheduler fetches it within a few seconds; "
-            "reload this page to see the result."
-        )
-
-    return _action(source_id, work)
+    return _action(
+        source_id,
+        lambda: common.service().request_refresh(source_id),
+        f"Refresh of {source_id} queued: the scheduler fetches it within a few seconds; "
+        "reload this page to see the result.",
+    )
 
 
 @bp.post("/sources/<source_id>/delete")
