@@ -14,7 +14,7 @@ desk as category, so an export imports again unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -180,30 +180,48 @@ def _unique_id(base: str, taken: set[str]) -> str:
 def write_opml(sources: Iterable[Source], now: datetime | None = None) -> bytes:
     """Feed sources as an OPML 2.0 subscription list, the desk as category."""
     now = now or datetime.now(UTC)
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<opml version="2.0">',
-        "  <head>",
-        "    <title>feedsvc sources</title>",
-        f"    <dateCreated>{escape(format_datetime(now, usegmt=True))}</dateCreated>",
-        "  </head>",
-        "  <body>",
-    ]
+    outlines = []
     for source in sources:
         if source.kind != "feed" or not source.url:
             continue
         title = source.title or source.id
         categories = [f"/{source.desk}", *(f"/{t}" for t in source.topics)]
-        lines.append(
-            "    <outline"
-            ' type="rss"'
-            f" text={quoteattr(title)}"
-            f" title={quoteattr(title)}"
-            f" xmlUrl={quoteattr(source.url)}"
-            f" category={quoteattr(','.join(categories))}"
-            f" feedsvcId={quoteattr(source.id)}"
-            f" feedsvcEvery={quoteattr(format_interval(source.every))}"
-            " />"
+        outlines.append(
+            {
+                "type": "rss",
+                "text": title,
+                "title": title,
+                "xmlUrl": source.url,
+                "category": ",".join(categories),
+                "feedsvcId": source.id,
+                "feedsvcEvery": format_interval(source.every),
+            }
         )
-    lines += ["  </body>", "</opml>", ""]
+    created = {"dateCreated": format_datetime(now, usegmt=True)}
+    return opml_document("feedsvc sources", created, outlines)
+
+
+def opml_document(
+    title: str, head: Mapping[str, str], outlines: Iterable[Mapping[str, str]]
+) -> bytes:
+    """An OPML 2.0 document: the title and ``head``'s elements, then one ``<outline>`` per
+    mapping with its attributes in order. The same arguments give the same bytes, so a
+    published list keeps its ETag while nothing in it changes."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head>",
+        f"    <title>{escape(title)}</title>",
+        *(f"    <{name}>{escape(text)}</{name}>" for name, text in head.items()),
+        "  </head>",
+        "  <body>",
+        *(
+            "    <outline" + "".join(f" {name}={quoteattr(value)}" for name, value in o.items())
+            + " />"
+            for o in outlines
+        ),
+        "  </body>",
+        "</opml>",
+        "",
+    ]
     return "\n".join(lines).encode("utf-8")
