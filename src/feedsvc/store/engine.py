@@ -201,7 +201,8 @@ class Database:
 
 def short_error(exc: SQLAlchemyError) -> str:
     """The driver's message on one printable line, without the SQL and parameters."""
-    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else repr(exc)
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    text = lines[0] if lines else repr(exc)
     return "".join(c if c.isprintable() else " " for c in text)[:300]
 
 
