@@ -167,21 +167,14 @@ class HubCalls:
         if sub.secret is not None:
             headers["X-Hub-Signature"] = signature(sub.secret, body)
         status, error = self._post(sub.callback, body, headers)
-        if error is None:
-            self.store.finish_delivery(job, counted=_delivered("ok"))
-            return "ok"
         if status == 410:
             log.info("websub: %s answered 410 Gone; subscription to %s ended",
                      sub.callback, sub.topic)  # fmt: skip
             self.store.finish_delivery(job, gone=True, counted=_delivered("gone"))
             return "gone"
-        return self._retry_or_drop(
-            partial(self.store.finish_delivery, job),
-            _delivered,
-            job.attempts,
-            f"delivery of {sub.topic} to {sub.callback}",
-            error,
-        )
+        finish = partial(self.store.finish_delivery, job)
+        what = f"delivery of {sub.topic} to {sub.callback}"
+        return self._finish(finish, _delivered, job.attempts, what, error)
 
     # -- pings to an external hub -----------------------------------------------------
 
@@ -189,16 +182,8 @@ class HubCalls:
         """Tell the external hub one feed changed (``hub.mode=publish``, ``hub.url``)."""
         form = urlencode([("hub.mode", "publish"), ("hub.url", job.url)]).encode("ascii")
         _, error = self._post(hub, form, {"Content-Type": FORM})
-        if error is None:
-            self.store.finish_ping(job, counted=_pinged("ok"))
-            return "ok"
-        return self._retry_or_drop(
-            partial(self.store.finish_ping, job),
-            _pinged,
-            job.attempts,
-            f"ping of {job.url} to {hub}",
-            error,
-        )
+        finish = partial(self.store.finish_ping, job)
+        return self._finish(finish, _pinged, job.attempts, f"ping of {job.url} to {hub}", error)
 
     # -- what deliveries and pings share ----------------------------------------------
 
@@ -212,16 +197,20 @@ class HubCalls:
             return None, str(exc)
         return answer.status, None if answer.ok else f"HTTP {answer.status}"
 
-    def _retry_or_drop(
+    def _finish(
         self,
         finish: Callable[..., None],
         counted: Callable[[str], list[Increment]],
         attempts: int,
         what: str,
-        error: str,
+        error: str | None,
     ) -> str:
-        """A failed call is tried again after ``policy.retry_wait``, until it gives up;
-        then it is dropped and logged. The outcome, as counted."""
+        """Record a call's end through ``finish``: done when there was no ``error``; else
+        tried again after ``policy.retry_wait`` until it gives up, then dropped and logged.
+        The outcome, as counted."""
+        if error is None:
+            finish(counted=counted("ok"))
+            return "ok"
         wait = retry_wait(attempts + 1)
         if wait is None:
             log.warning("websub: %s dropped after %d attempts: %s", what, attempts + 1, error)
