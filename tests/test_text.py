@@ -19,6 +19,7 @@ from feedsvc.text import (
     one_line,
     os_reason,
     shortened,
+    stripped,
     without_controls,
     without_markup,
 )
@@ -38,6 +39,25 @@ from feedsvc.text import (
 )
 def test_one_line(text: str, limit: int, expected: str) -> None:
     assert one_line(text, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("  A title \n", "A title"),
+        ("inner  spaces stay", "inner  spaces stay"),
+        (" \t\n ", None),
+        ("", None),
+        (None, None),
+        (42, None),
+        (["a list"], None),
+        ({"value": "a dict"}, None),
+    ],
+)
+def test_stripped_is_a_string_or_none(value: object, expected: str | None) -> None:
+    """What parsers and forms hand over may be of any type; only text with something in
+    it is a value."""
+    assert stripped(value) == expected
 
 
 @given(st.text(), st.integers(min_value=1, max_value=300))

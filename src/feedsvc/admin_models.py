@@ -43,7 +43,7 @@ from feedsvc.catalog import (
 from feedsvc.dates import DURATION_PATTERN, format_duration, parse_duration
 from feedsvc.errors import ValidationError
 from feedsvc.model import ArticleJson, Source, UtcTime
-from feedsvc.text import without_controls
+from feedsvc.text import stripped, without_controls
 from feedsvc.urls import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
@@ -122,8 +122,6 @@ def _duration(text: str | None) -> str | None:
     return text.strip()
 
 
-def _blank_is_none(title: str | None) -> str | None:
-    return (title.strip() or None) if title is not None else None
 
 
 def _id(text: str) -> str:
@@ -185,7 +183,7 @@ Enabled = Annotated[bool, Field(description="true or false")]
 Title = Annotated[
     Annotated[str, Field(max_length=MAX_TITLE)] | None,
     Field(description=f"a title for people: a string of at most {MAX_TITLE} characters, or null"),
-    AfterValidator(_blank_is_none),
+    AfterValidator(stripped),
 ]
 
 

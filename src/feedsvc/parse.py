@@ -31,7 +31,7 @@ from feedsvc.errors import ParseError
 from feedsvc.model import Document, Origin, ParsedFeed, RawItem
 from feedsvc.parse_json import parse_json_feed
 from feedsvc.parse_media import entry_media
-from feedsvc.text import error_line, one_line, person_name
+from feedsvc.text import error_line, one_line, person_name, stripped
 from feedsvc.urls import is_http, join
 
 __all__ = ["ENTITIES_REFUSED", "parse_date", "parse_feed", "person_name"]
@@ -200,16 +200,9 @@ def _detail(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _text(value: object) -> str | None:
-    """A stripped string, or None for absent, blank and non-string values."""
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None
-
-
 def _first(*values: object) -> str | None:
     for value in values:
-        if text := _text(value):
+        if text := stripped(value):
             return text
     return None
 
@@ -247,7 +240,7 @@ def _as_html(detail: Mapping[str, Any] | None) -> str | None:
 
 def _best_content(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     """The richest inline content element: HTML, then XHTML, then plain text; {} if none."""
-    candidates = [c for c in _get(entry, "content") or () if _text(_get(c, "value"))]
+    candidates = [c for c in _get(entry, "content") or () if stripped(_get(c, "value"))]
     for kind in ("text/html", "application/xhtml+xml", "text/plain"):
         for candidate in candidates:
             if _get(candidate, "type") == kind:
@@ -265,14 +258,14 @@ def _page_url(context: Mapping[str, Any]) -> str | None:
     alternates = [
         link
         for link in _get(context, "links") or ()
-        if (_get(link, "rel") or "alternate") == "alternate" and _text(_get(link, "href"))
+        if (_get(link, "rel") or "alternate") == "alternate" and stripped(_get(link, "href"))
     ]
     for link in alternates:
         if _get(link, "type") in _HTML_TYPES:
-            return _text(_get(link, "href"))
+            return stripped(_get(link, "href"))
     if alternates:
-        return _text(_get(alternates[0], "href"))
-    link = _text(_get(context, "link"))
+        return stripped(_get(alternates[0], "href"))
+    link = stripped(_get(context, "link"))
     if link and _get(context, "guidislink") and not is_http(link):
         return None
     return link
@@ -283,7 +276,7 @@ def _categories(entry: Mapping[str, Any]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for tag in _get(entry, "tags") or ():
         for value in (_get(tag, "term"), _get(tag, "label")):
-            if text := _text(value):
+            if text := stripped(value):
                 seen.setdefault(text.casefold(), text)
     return tuple(seen.values())
 
@@ -331,7 +324,7 @@ def _origin(context: Mapping[str, Any], doc: Document) -> Origin | None:
     address = _first(_get(context, "href"), _self_link(context))
     title = _feed_title(context)
     link = join(doc.name, home) if home else address
-    ident = _text(_get(context, "id")) or address
+    ident = stripped(_get(context, "id")) or address
     if not (title or link or ident):
         return None
     return Origin(title=title, link=link, id=ident)
@@ -339,7 +332,7 @@ def _origin(context: Mapping[str, Any], doc: Document) -> Origin | None:
 
 def _self_link(context: Mapping[str, Any]) -> str | None:
     for link in _get(context, "links") or ():
-        if _get(link, "rel") == "self" and (href := _text(_get(link, "href"))):
+        if _get(link, "rel") == "self" and (href := stripped(_get(link, "href"))):
             return href
     return None
 
@@ -355,7 +348,7 @@ def _raw_item(
     url, base_url = _locate(entry, xml_base, feed, doc)
     enclosures, image = entry_media(entry, (lambda link: join(doc.name, link)) if xml_base else str)
     return RawItem(
-        guid=_text(_get(entry, "id")),
+        guid=stripped(_get(entry, "id")),
         url=url,
         title=(_get(entry, "title") or "").strip(),
         title_html=_get(title, "type") in _HTML_TYPES,
@@ -382,9 +375,9 @@ def _raw_item(
 
 def _feed_title(feed: Mapping[str, Any]) -> str | None:
     """The feed's title as plain text: ParsedFeed, unlike RawItem, has no HTML flag."""
-    title = _text(_get(feed, "title"))
+    title = stripped(_get(feed, "title"))
     if title and _get(_detail(feed, "title_detail"), "type") in _HTML_TYPES:
-        title = _text(" ".join(html.unescape(_TAG.sub("", title)).split()))
+        title = stripped(" ".join(html.unescape(_TAG.sub("", title)).split()))
     return title
 
 
@@ -446,7 +439,7 @@ def _refuse_non_feed(result: Mapping[str, Any], prolog: _Prolog, doc: Document) 
     root = prolog.root
     if not version and (root in _HTML_ROOTS or media_type in _HTML_TYPES):
         raise ParseError("HTML page, not a feed")
-    if _get(result, "entries") or _text(_get(_detail(result, "feed"), "title")):
+    if _get(result, "entries") or stripped(_get(_detail(result, "feed"), "title")):
         return
     if version and malformed is None:
         return  # a valid feed that has no items right now
@@ -498,6 +491,6 @@ def parse_feed(doc: Document) -> ParsedFeed:
         items=tuple(items),
         title=_feed_title(feed),
         link=join(doc.name, link) if link else None,
-        language=_text(_get(feed, "language")),
+        language=stripped(_get(feed, "language")),
         problems=tuple(problems),
     )

@@ -35,7 +35,7 @@ from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
 from feedsvc.media import MAX_RAW_ENCLOSURES, read_duration, read_length
 from feedsvc.model import Document, Enclosure, ParsedFeed, RawItem
-from feedsvc.text import error_line, person_name
+from feedsvc.text import error_line, person_name, stripped
 from feedsvc.urls import is_http, join
 
 __all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_ITEMS", "MAX_PROBLEMS", "parse_json_feed"]
@@ -162,8 +162,7 @@ class _Fields:
         return value
 
     def text(self, key: str) -> str | None:
-        value = self._typed(key, str, "a string")
-        return (value.strip() or None) if value is not None else None
+        return stripped(self._typed(key, str, "a string"))
 
     def raw_text(self, key: str) -> str | None:
         """A string as written (content keeps its own whitespace)."""

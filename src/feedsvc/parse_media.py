@@ -26,6 +26,7 @@ from typing import Any
 
 from feedsvc.media import MAX_RAW_ENCLOSURES, read_duration, read_length
 from feedsvc.model import Enclosure
+from feedsvc.text import stripped
 
 __all__ = ["entry_media"]
 
@@ -35,12 +36,6 @@ def _get(mapping: object, key: str) -> Any:
     return dict.get(mapping, key) if isinstance(mapping, dict) else None
 
 
-def _text(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None
-
-
 def _dicts(value: object) -> Iterator[Mapping[str, Any]]:
     """The dicts of a feedparser list (it holds only what the bounded document held)."""
     if isinstance(value, list):
@@ -48,20 +43,20 @@ def _dicts(value: object) -> Iterator[Mapping[str, Any]]:
 
 
 def _is_picture(content: Mapping[str, Any]) -> bool:
-    medium = (_text(_get(content, "medium")) or "").lower()
-    kind = (_text(_get(content, "type")) or "").lower()
+    medium = (stripped(_get(content, "medium")) or "").lower()
+    kind = (stripped(_get(content, "type")) or "").lower()
     return medium == "image" or (not medium and kind.startswith("image/"))
 
 
 def _enclosure_links(entry: Mapping[str, Any], resolve: Callable[[str], str]) -> list[Enclosure]:
     found: list[Enclosure] = []
     for link in _dicts(_get(entry, "links")):
-        href = _text(_get(link, "href"))
+        href = stripped(_get(link, "href"))
         if href and _get(link, "rel") == "enclosure":
             found.append(
                 Enclosure(
                     url=resolve(href),
-                    type=_text(_get(link, "type")),
+                    type=stripped(_get(link, "type")),
                     length=read_length(_get(link, "length")),
                 )
             )
@@ -83,7 +78,7 @@ def entry_media(
     for content in _dicts(_get(entry, "media_content")):
         if len(enclosures) == MAX_RAW_ENCLOSURES:
             break
-        url = _text(_get(content, "url"))
+        url = stripped(_get(content, "url"))
         if not url:
             continue
         if _is_picture(content):
@@ -92,7 +87,7 @@ def entry_media(
         enclosures.append(
             Enclosure(
                 url=url,
-                type=_text(_get(content, "type")),
+                type=stripped(_get(content, "type")),
                 length=read_length(_get(content, "filesize")),
                 duration=read_duration(_get(content, "duration")),
             )
@@ -101,11 +96,11 @@ def entry_media(
     if enclosures and duration is not None and enclosures[0].duration is None:
         first = enclosures[0]
         enclosures[0] = Enclosure(first.url, first.type, first.length, duration)
-    thumbnails = [_text(_get(t, "url")) for t in _dicts(_get(entry, "media_thumbnail"))]
+    thumbnails = [stripped(_get(t, "url")) for t in _dicts(_get(entry, "media_thumbnail"))]
     artwork = _get(entry, "image")
     candidates = [
         *thumbnails,
-        _text(_get(artwork, "href")) or _text(_get(artwork, "url")),
+        stripped(_get(artwork, "href")) or stripped(_get(artwork, "url")),
         *pictures,
     ]
     image = next((url for url in candidates if url), None)

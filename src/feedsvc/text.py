@@ -30,6 +30,7 @@ __all__ = [
     "os_reason",
     "person_name",
     "shortened",
+    "stripped",
     "without_controls",
     "without_markup",
 ]
@@ -91,6 +92,14 @@ def error_line(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
 def os_reason(exc: OSError) -> str:
     """An OSError in a few words ("Connection refused"), without errno or file name."""
     return one_line(exc.strerror or str(exc)) or type(exc).__name__
+
+
+def stripped(value: object) -> str | None:
+    """A string without its surrounding white space; None for a blank or absent one, and
+    for anything that is not a string (what a parser hands over may be of any type)."""
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
 
 
 def without_controls(text: str) -> str:
