@@ -46,6 +46,7 @@ from feedsvc.extract import (
 )
 from feedsvc.model import Catalog, Fetched, FileStat, Source, SourceResult, Validators
 from feedsvc.store import Claim, Store
+from feedsvc.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ LEASE = timedelta(minutes=5)
 30 s) and its store, and short enough that a killed process costs little."""
 CRASH_RETRY = timedelta(minutes=1)
 BUSY = "being fetched by another process"
+CRASH_ERROR_LIMIT = 300
+"""Characters of a crash's error line: room for the exception's type and its message."""
 
 
 def utcnow() -> datetime:
@@ -187,7 +190,7 @@ def fetch_and_store(
         return _stages(source, catalog, store, fetch, now, keep)
     except Exception as exc:
         log.exception("source=%s outcome=crash", source.id)
-        message = f"internal error: {type(exc).__name__}: {exc}"[:300]
+        message = one_line(f"internal error: {type(exc).__name__}: {exc}", CRASH_ERROR_LIMIT)
         _record_failure(store, source.id, message, None, now)
         return SourceResult(source.id, ok=False, error=message)
 

@@ -30,12 +30,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, InternalError, OperationalError, SQLAlchemyError
 
 from feedsvc.errors import StoreError
+from feedsvc.text import one_line, os_reason
 
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT = 30.0
 WRITE_ATTEMPTS = 3
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+DRIVER_ERROR_LIMIT = 300
+"""Characters of a driver's message kept in an error (a constraint name, a host)."""
 CHUNK = 500
 """Most values in one ``IN (…)`` list: far below every back-end's parameter limit."""
 
@@ -112,7 +115,7 @@ class SqliteFile:
                 "writes are stopped (they would be lost); restore the file or restart feedsvc"
             )
         except OSError as exc:
-            return f"the SQLite database file {self.path} cannot be checked: {exc.strerror}"
+            return f"the SQLite database file {self.path} cannot be checked: {os_reason(exc)}"
         if (info.st_dev, info.st_ino) != identity:
             return (
                 f"the SQLite database file {self.path} was replaced by another file while "
@@ -202,8 +205,7 @@ class Database:
 def short_error(exc: SQLAlchemyError) -> str:
     """The driver's message on one printable line, without the SQL and parameters."""
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    text = lines[0] if lines else repr(exc)
-    return "".join(c if c.isprintable() else " " for c in text)[:300]
+    return one_line(lines[0] if lines else repr(exc), DRIVER_ERROR_LIMIT)
 
 
 def upsert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -31,6 +31,7 @@ from granian.server import MPServer
 
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError
+from feedsvc.text import os_reason
 
 HEADER_READ_TIMEOUT_MS = 10_000  # a client gets this long to send its request headers
 WORKER_KILL_TIMEOUT = 30  # seconds a worker may take to finish its requests on shutdown
@@ -57,7 +58,7 @@ def check_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {os_reason(exc)}") from None
 
 
 def serve(settings: Settings, *, threads: int, on_started: Callable[[], None]) -> None:
