@@ -131,6 +131,7 @@ def runner(feeds_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Cli
         "FEEDSVC_PUBLISH_DIR",
         "FEEDSVC_ALLOW_NETWORKS",
         "FEEDSVC_FEED_SIZE",
+        "FEEDSVC_ARCHIVE_SIZE",
         "FEEDSVC_ADMIN_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)

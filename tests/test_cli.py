@@ -62,6 +62,7 @@ def test_check_names_file_and_key(runner: CliRunner, feeds_dir: Path) -> None:
     ("name", "value", "message"),
     [
         ("FEEDSVC_FEED_SIZE", "lots", "FEEDSVC_FEED_SIZE: expected a whole number"),
+        ("FEEDSVC_ARCHIVE_SIZE", "0", "FEEDSVC_ARCHIVE_SIZE: expected a whole number from 1"),
         ("FEEDSVC_DATABASE_URL", "mysql://x", "FEEDSVC_DATABASE_URL: expected"),
         ("FEEDSVC_ALLOW_NETWORKS", "10.0.0.0/8,nonsense", "FEEDSVC_ALLOW_NETWORKS: 'nonsense'"),
         ("FEEDSVC_BASE_URL", "news.example", "FEEDSVC_BASE_URL: expected an absolute"),
@@ -183,6 +184,8 @@ def test_core_imports_no_web_cli_or_scheduler() -> None:
         "import feedsvc.pages, feedsvc.text, feedsvc.urls, feedsvc.classify\n"
         "import feedsvc.websub.intake, feedsvc.websub.worker, feedsvc.websub.calls\n"
         "import feedsvc.lifecycle, feedsvc.tombstone, feedsvc.sources\n"
+        "import feedsvc.archive, feedsvc.archive_docs, feedsvc.archive_export\n"
+        "import feedsvc.render_history\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'flask', 'click', 'apscheduler', 'werkzeug', 'waitress', 'gunicorn', 'granian'})\n"
         "print(','.join(bad))\n"

@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from feedsvc.archive import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from feedsvc.dates import parse_duration
 from feedsvc.errors import ConfigError
 
@@ -53,6 +54,8 @@ class Settings:
     websub_hub: str | None = None  # an external WebSub hub; None: the built-in one at /websub
     keep: timedelta | None = None
     """``FEEDSVC_KEEP``: how long stories of a source with no ``keep`` of its own are kept."""
+    archive_size: int = DEFAULT_PAGE_SIZE
+    """``FEEDSVC_ARCHIVE_SIZE``: stories per sealed RFC 5005 archive page."""
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +81,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=_whole("FEEDSVC_WORKERS", get("FEEDSVC_WORKERS"), 1, 1, MAX_WORKERS),
         websub_hub=_websub_hub(get("FEEDSVC_WEBSUB_HUB")),
         keep=_keep(get("FEEDSVC_KEEP")),
+        archive_size=_whole(
+            "FEEDSVC_ARCHIVE_SIZE", get("FEEDSVC_ARCHIVE_SIZE"), DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE
+        ),
     )
 
 

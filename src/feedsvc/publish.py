@@ -11,6 +11,11 @@ they changed, ready for nginx (``deploy/nginx/``) or a CDN.
 When no public base URL is configured, feeds are stored with a placeholder
 base that the web tier replaces with the request's own origin.
 
+Each feed's older stories are its RFC 5005 archive (``feedsvc.archive``):
+before a feed is rendered its archive pages are settled, and the feed links
+its newest archive document or says it is complete; archive pages are not
+stored as bytes but rendered on request, and exported when sealed or changed.
+
 Every feed advertises its WebSub hub, and the hub is told about exactly the
 feeds whose bytes changed: the built-in hub by queueing a delivery for each
 subscriber in the database, an external one (``FEEDSVC_WEBSUB_HUB``) by
@@ -27,15 +32,18 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from feedsvc.archive import DEFAULT_PAGE_SIZE, ROOT, SEALED_MAX_AGE, History, page_path
+from feedsvc.archive_docs import spec_record
+from feedsvc.archive_export import ArchiveExport, open_url_path
 from feedsvc.config import Settings
 from feedsvc.model import Catalog, PublishedFeed, Source, Touched
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
-from feedsvc.store import Store
+from feedsvc.store import ArchiveState, Store
 from feedsvc.telemetry import PUBLISH_DURATION, WEBSUB_PINGS, count, observe
 from feedsvc.text import os_reason
 from feedsvc.tombstone import KEEP_DAYS
@@ -216,6 +224,8 @@ def site_snapshot(catalog: Catalog) -> str:
             "sources": [
                 {"id": s.id, "title": s.title, "kind": s.kind} for s in catalog.sources.values()
             ],
+            # archive documents are rendered by the web tier, with the feed's description
+            "feeds": {key: spec_record(spec) for key, spec in feed_specs(catalog).items()},
         },
         sort_keys=True,
         ensure_ascii=False,
@@ -234,11 +244,14 @@ class Publisher:
         feed_size: int,
         publish_dir: Path | None = None,
         hub: HubSetup | None = None,
+        archive_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
+        """``archive_size``: stories per sealed archive page (``FEEDSVC_ARCHIVE_SIZE``)."""
         self.store = store
         self.catalog = catalog
         self.base_url = base_url
         self.feed_size = feed_size
+        self.archive_size = archive_size
         self.publish_dir = publish_dir
         self.hub = hub or HubSetup()
         self.specs = feed_specs(catalog, self.hub.reference)
@@ -252,8 +265,10 @@ class Publisher:
         wanted = [key for key in keys if key in self.specs]
         base = self.base_url or PLACEHOLDER_BASE
         rendered: list[PublishedFeed] = []
+        archives: dict[str, ArchiveState] = {}
         for key in wanted:
-            rendered.extend(self._render_key(key, base, now))
+            feeds, archives[key] = self._render_key(key, base, now)
+            rendered.extend(feeds)
         if everything:
             rendered.extend(
                 self._feed(path, render_opml(self.specs, base, fmt), OPML_MEDIA_TYPE, OPML_TTL, now)
@@ -267,6 +282,18 @@ class Publisher:
                 self._export(self.publish_dir, rendered, saved.last_modified)
             except OSError as exc:  # full, read-only, gone: the stored feeds still serve
                 export_error = f"static export to {self.publish_dir} failed: {os_reason(exc)}"
+                log.error("%s; it is tried again at the next publish", export_error)
+        archive_export = ArchiveExport(
+            self.store,
+            self.publish_dir,
+            self.base_url or STATIC_FALLBACK_BASE,
+            self.source_titles,
+            export_file,
+        )
+        for key, state in archives.items():
+            error = archive_export.export(self.specs[key], key, state)
+            if error is not None and export_error is None:
+                export_error = f"static export to {self.publish_dir} failed: {error}"
                 log.error("%s; it is tried again at the next publish", export_error)
         notified = self._tell_hub(saved.new_bytes, now)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
@@ -294,25 +321,48 @@ class Publisher:
             self.store.queue_pings({path: self.hub.feed_base + path for path in topics}, now)
         return topics
 
-    def _render_key(self, key: str, base: str, now: datetime) -> list[PublishedFeed]:
-        """A feed's three formats; Atom also says which of its entries were retracted
-        in the last ``KEEP_DAYS`` (RFC 6721), so readers drop what they already took."""
+    def _render_key(
+        self, key: str, base: str, now: datetime
+    ) -> tuple[list[PublishedFeed], ArchiveState]:
+        """A feed's three formats, and its archive as they link to it.
+
+        The archive pages are settled first (sealed, unsealed, split or dropped),
+        so the current document (the newest ``feed_size`` live stories above the
+        newest page) and the archive partition the listing; the document links
+        its newest archive (RFC 5005) or says it is complete. Atom also says
+        which of its entries were retracted in the last ``KEEP_DAYS`` (RFC
+        6721), so readers drop what they already took.
+        """
         spec = self.specs[key]
+        archive = self.store.settle_archive(key, self.feed_size, self.archive_size, now)
         kind, _, ident = key.partition("/")
         desk = ident if kind == "desks" else None
         topic = ident if kind == "topics" else None
-        articles = self.store.list_articles(desk=desk, topic=topic, limit=self.feed_size)
+        newest = archive.newest.hi if archive.newest is not None else None
+        articles = self.store.list_range(key, newest, limit=self.feed_size)
+        if tuple((a.published, a.id) for a in articles) != archive.shown:
+            # a story changed since settling: the open page ends where this document begins
+            boundary = None
+            if len(articles) == self.feed_size:
+                oldest = (articles[-1].published, articles[-1].id)
+                if self.store.list_range(key, newest, oldest, inclusive=False, limit=1):
+                    boundary = oldest
+            if boundary != archive.head.boundary:
+                opened = self.store.open_archive(key, boundary, now)
+                archive = replace(opened, previous=archive.previous)
         tombstones = self.store.tombstones(now - timedelta(days=KEEP_DAYS), desk, topic)
-        return [
+        history = current_history(archive)
+        feeds = [
             self._feed(
                 f"{spec.path}.{fmt}",
-                render(spec, articles, base, fmt, self.source_titles, tombstones),
+                render(spec, articles, base, fmt, self.source_titles, tombstones, history),
                 MEDIA_TYPES[fmt],
                 spec.ttl,
                 now,
             )
             for fmt in FORMATS
         ]
+        return feeds, archive
 
     @staticmethod
     def _feed(
@@ -338,6 +388,17 @@ class Publisher:
         write_if_changed(folder / MAX_AGE_MAP, render_max_age_map(self.specs), None)
 
 
+def current_history(archive: ArchiveState) -> History:
+    """The current document's place in its archive chain: the open page when it holds
+    stories, else the newest sealed page, else nothing older (``fh:complete``)."""
+    opened = open_url_path(archive.head)
+    if opened is not None:
+        return History(prev=opened)
+    if archive.newest is not None:
+        return History(prev=page_path(archive.head.listing, archive.newest.number))
+    return History(complete=True)
+
+
 def render_max_age_map(specs: Mapping[str, FeedSpec]) -> bytes:
     """Each exported file's ``Cache-Control: max-age``, as the app sends it, for nginx.
 
@@ -345,9 +406,12 @@ def render_max_age_map(specs: Mapping[str, FeedSpec]) -> bytes:
     includes the file), so the static server sends what the app would.
     """
     lines = ["# written by feedsvc: max-age of each exported file, for an nginx map $uri block"]
-    for spec in specs.values():
+    for key, spec in specs.items():
         age = max_age_seconds(spec.ttl)
         lines += [f"/{spec.path}.{fmt} {age};" for fmt in FORMATS]
+        # archive pages: a sealed one keeps long, the open one (named by a token) as its feed
+        lines.append(f'"~^/{ROOT}{key}/[0-9]+-[0-9a-f]{{16}}\\.(rss|atom|json)$" {age};')
+    lines.append(f'"~^/{ROOT}.+/[0-9]+\\.(rss|atom|json)$" {SEALED_MAX_AGE};')
     lines += [f"/{path} {max_age_seconds(OPML_TTL)};" for path in OPML_PATHS.values()]
     return ("\n".join(lines) + "\n").encode()
 
@@ -406,4 +470,5 @@ def publisher_for(store: Store, catalog: Catalog, settings: Settings) -> Publish
         feed_size=settings.feed_size,
         publish_dir=settings.publish_dir,
         hub=HubSetup.from_settings(settings),
+        archive_size=settings.archive_size,
     )

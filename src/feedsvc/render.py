@@ -36,9 +36,11 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from feedsvc.archive import History
 from feedsvc.dates import format_utc, utc
 from feedsvc.errors import NotFound
 from feedsvc.model import Article, Origin, Tombstone, new_entry_id
+from feedsvc.render_history import add_history, json_next_url
 from feedsvc.render_media import Media, add_media, json_media
 from feedsvc.tombstone import add_tombstones
 from feedsvc.urls import join
@@ -160,17 +162,20 @@ def render(
     fmt: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
     tombstones: Sequence[Tombstone] = (),
+    history: History | None = None,
 ) -> bytes:
     """Render ``articles`` (newest first, kept in that order) in format ``fmt``.
 
     ``tombstones``: retracted entries the feed carried; only Atom can say so.
+    ``history``: where the document sits in the feed's RFC 5005 archive chain
+    (an archive document has its own ``self`` link and the feed's id).
     """
     if fmt == "rss":
-        return render_rss(spec, articles, base_url, source_titles)
+        return render_rss(spec, articles, base_url, source_titles, history)
     if fmt == "atom":
-        return render_atom(spec, articles, base_url, source_titles, tombstones)
+        return render_atom(spec, articles, base_url, source_titles, tombstones, history)
     if fmt == "json":
-        return render_json(spec, articles, base_url, source_titles)
+        return render_json(spec, articles, base_url, source_titles, history)
     raise NotFound(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
@@ -188,6 +193,13 @@ def feed_updated(articles: Sequence[Article]) -> datetime:
 def feed_url(spec: FeedSpec, base_url: str, fmt: str) -> str:
     """The absolute URL the feed is served at in ``fmt``: its ``self`` link."""
     return f"{_base(base_url)}{spec.path}.{fmt}"
+
+
+def _self_url(spec: FeedSpec, base: str, fmt: str, history: History | None) -> str:
+    """The document's own URL: the feed's, or an archive document's."""
+    if history is not None and history.self_path is not None:
+        return f"{base}{history.self_path}.{fmt}"
+    return feed_url(spec, base, fmt)
 
 
 def entry_id(article: Article) -> str:
@@ -213,6 +225,7 @@ def render_rss(
     articles: Sequence[Article],
     base_url: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
+    history: History | None = None,
 ) -> bytes:
     """RSS 2.0: ``content:encoded``, ``dc:creator``, ``dcterms:modified``, ``atom:link`` self.
 
@@ -224,7 +237,7 @@ def render_rss(
     fg.load_extension("dc", atom=False, rss=True)
     fg.title(_text(spec.title))
     fg.description(_text(spec.description) or _text(spec.title))
-    fg.link(href=feed_url(spec, base, "rss"), rel="self", type=_LINK_TYPES["rss"])
+    fg.link(href=_self_url(spec, base, "rss", history), rel="self", type=_LINK_TYPES["rss"])
     if spec.hub:
         fg.register_extension("websub_hub", _RssHub, atom=False, rss=True)
         fg.websub_hub.hub = join(base, spec.hub)
@@ -258,6 +271,9 @@ def render_rss(
     for element, entry in zip(items, entries, strict=True):
         modified = etree.SubElement(element, f"{{{DCTERMS}}}modified")
         modified.text = format_utc(entry.updated)
+    channel = root.find("channel")
+    if channel is not None:
+        add_history(channel, history, base, "rss", _LINK_TYPES["rss"])
     etree.cleanup_namespaces(root, top_nsmap={"dcterms": DCTERMS})
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
@@ -268,6 +284,7 @@ def render_atom(
     base_url: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
     tombstones: Sequence[Tombstone] = (),
+    history: History | None = None,
 ) -> bytes:
     """Atom 1.0 with an author on every entry and ``atom:source`` for provenance,
     and an RFC 6721 tombstone for each retracted entry (``feedsvc.tombstone``)."""
@@ -280,7 +297,7 @@ def render_atom(
         fg.subtitle(_text(spec.description))
     fg.updated(max([feed_updated(articles), *(utc(t.when) for t in tombstones)]))
     fg.author({"name": FEED_AUTHOR})
-    fg.link(href=feed_url(spec, base, "atom"), rel="self", type=_LINK_TYPES["atom"])
+    fg.link(href=_self_url(spec, base, "atom", history), rel="self", type=_LINK_TYPES["atom"])
     if spec.hub:
         fg.link(href=join(base, spec.hub), rel="hub")
     fg.link(href=base + spec.home_path, rel="alternate", type="text/html")
@@ -308,6 +325,7 @@ def render_atom(
     for element, entry in zip(root.iterfind(_ATOM + "entry"), entries, strict=True):
         _finish_atom_entry(element, entry)
     add_tombstones(root, tombstones, _text)
+    add_history(root, history, base, "atom", _LINK_TYPES["atom"])
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 
@@ -316,8 +334,10 @@ def render_json(
     articles: Sequence[Article],
     base_url: str,
     source_titles: Mapping[str, str] = _NO_TITLES,
+    history: History | None = None,
 ) -> bytes:
-    """JSON Feed 1.1, keys in a fixed order, compact UTF-8."""
+    """JSON Feed 1.1, keys in a fixed order, compact UTF-8; ``next_url`` leads to older
+    stories. ``feed_url`` stays the feed's own in its archive documents: their identity."""
     base = _base(base_url)
     feed: dict[str, object] = {
         "version": _JSONFEED_VERSION,
@@ -332,6 +352,9 @@ def render_json(
     feed["authors"] = [{"name": FEED_AUTHOR}]
     if spec.hub:
         feed["hubs"] = [{"type": "WebSub", "url": join(base, spec.hub)}]
+    next_url = json_next_url(history, base)
+    if next_url is not None:
+        feed["next_url"] = next_url
     feed["items"] = [_json_item(entry) for entry in _entries(articles, base, source_titles)]
     text = json.dumps(feed, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     return text.encode("utf-8")

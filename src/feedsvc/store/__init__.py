@@ -9,6 +9,8 @@ owns the engine and the write policy:
 - ``articles``  storing a batch (``batches``), an operator's retract and restore;
 - ``listings``  stories as readers see them: feeds' listings, counts, search, one story,
                 its copies, tombstones;
+- ``archives``  RFC 5005 archive pages: settled at publish time, looked up for serving;
+                ``archive_marks`` marks them as stories change, ``archive_rows`` their rows;
 - ``retention`` the purge of stories older than their source's ``keep``, and freeing space;
 - ``plan``      what a batch does (new, updated, merged, withdrawn, …): pure, no database;
 - ``election``  which copy a story shows, where it is listed, its retraction: pure;
@@ -29,6 +31,7 @@ owns the engine and the write policy:
 from __future__ import annotations
 
 from feedsvc.store.admin import AdminAuth, AuthState
+from feedsvc.store.archives import Archives, ArchiveState, Slot
 from feedsvc.store.articles import ArticleStore, StoryChange
 from feedsvc.store.engine import create_db_engine
 from feedsvc.store.feeds import PublishedFeeds, SavedFeeds
@@ -49,11 +52,13 @@ from feedsvc.store.websub_queue import HubQueue
 from feedsvc.store.wire_files import WireFiles
 
 __all__ = [
+    "ArchiveState",
     "AuthState",
     "Claim",
     "FetchRecord",
     "PurgeResult",
     "SavedFeeds",
+    "Slot",
     "SourceHealth",
     "SourceNotes",
     "SourceState",
@@ -79,5 +84,6 @@ class Store(
     WireFiles,
     HubSubscriptions,
     HubQueue,
+    Archives,
 ):
     """All reads and writes of feedsvc's data. Thread-safe: one engine, pooled connections."""

@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, FromClause, Select, false, func, or_, select, true
 
+from feedsvc.archive import Key
 from feedsvc.model import Article, Tombstone
+from feedsvc.store.archive_rows import key_above, key_below
 from feedsvc.store.copies import article_from, load_topics, story_of_copy
 from feedsvc.store.election import listing_for, topic_listing
 from feedsvc.store.engine import Database
@@ -148,6 +150,35 @@ class Listings(Database):
         ).offset(offset)
         if limit is not None:
             query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [story_article(row) for row in conn.execute(query)]
+
+    def list_range(
+        self,
+        listing: str,
+        above: Key | None,
+        below: Key | None = None,
+        *,
+        inclusive: bool = True,
+        limit: int,
+    ) -> list[Article]:
+        """A listing's live stories keyed above ``above`` and below ``below`` (or at it,
+        when ``inclusive``), newest first: an archive page, or a current document.
+        ``listing`` is ``all``, ``desks/<id>`` or ``topics/<id>``; None bounds nothing."""
+        query = (
+            select(*_columns())
+            .select_from(
+                memberships.join(stories, stories.c.id == memberships.c.story_id).join(
+                    copies, copies.c.id == stories.c.shown
+                )
+            )
+            .where(memberships.c.listing == listing, memberships.c.live == true())
+        )
+        if above is not None:
+            query = query.where(key_above(above))
+        if below is not None:
+            query = query.where(key_below(below, inclusive))
+        query = _newest_first(query, retracted=False).limit(limit)
         with self.engine.connect() as conn:
             return [story_article(row) for row in conn.execute(query)]
 

@@ -117,6 +117,9 @@ class StoryWrite:
     identity_changed: bool = False
     listings_changed: bool = False
     """Its membership rows (listings, sort key or live flag) must be written again."""
+    visible: bool = True
+    """Readers see the change (what it shows, where, whether retracted): the archive
+    documents holding the story change with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,6 +446,7 @@ class _Planner:
                     identity_changed=identity_changed,
                     listings_changed=created
                     or (after.listings, after.published, after.live) != rows_before,
+                    visible=visible,
                 )
             )
         return Plan(

@@ -39,6 +39,7 @@ from sqlalchemy import (
     true,
 )
 
+from feedsvc.store.archive_marks import mark_removed
 from feedsvc.store.engine import Database
 from feedsvc.store.schema import UTCDateTime, copies, memberships, stories
 
@@ -117,6 +118,7 @@ class Retention(Database):
                     .group_by(copies.c.source)
                     .order_by(copies.c.source)
                 ).all()
+                mark_removed(conn, chosen, now)  # the archive pages that held them change
                 conn.execute(delete(memberships).where(memberships.c.story_id.in_(chosen)))
                 removed_copies = conn.execute(delete(copies).where(copies.c.story_id.in_(chosen)))
                 removed = conn.execute(delete(stories).where(stories.c.id.in_(chosen)))

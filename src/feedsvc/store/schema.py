@@ -348,3 +348,51 @@ websub_pings = Table(
     Column("last_error", Text),
     Index(None, "due_at"),
 )
+
+# -- RFC 5005 archives (feedsvc/archive.py) -----------------------------------------
+# A listing's older stories are cut into pages sealed by key range: page rows hold
+# only their upper key ``hi`` (published, story id); a page holds the listing's live
+# stories above the previous page's ``hi`` up to its own. ``number`` names the page
+# in its URL and is never given to another range. ``version`` moves whenever what the
+# page shows changes (a story in it changed, its neighbours changed), so a rendered
+# page is cached by (path, version) and its bytes stay put otherwise (0009).
+archive_pages = Table(
+    "archive_pages",
+    metadata,
+    Column("listing", String(110), primary_key=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("hi_published", UTCDateTime, nullable=False),
+    Column("hi_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("listing", "hi_published", "hi_id"),
+)
+
+# Per listing: the number the open page (stories older than the current feed, not
+# yet a full page) will be sealed under, the next free number, and the current
+# feed's oldest key as last published (the open page's exclusive upper bound; null
+# while there is no open page). ``open_version`` moves when a story in the open page
+# changes (0009).
+archive_heads = Table(
+    "archive_heads",
+    metadata,
+    Column("listing", String(110), primary_key=True),
+    Column("open_number", Integer, nullable=False),
+    Column("next_number", Integer, nullable=False),
+    Column("boundary_published", UTCDateTime),
+    Column("boundary_id", String(64)),
+    Column("open_version", Integer, nullable=False),
+    Column("open_changed_at", UTCDateTime, nullable=False),
+)
+
+# Archive documents whose content changed since their listing was last published:
+# publishing splits or drops such pages when they grew too big or emptied, and the
+# static export writes them again. ``version`` is the version that change made, so a
+# later change is never cleared by an earlier export (0009).
+archive_changes = Table(
+    "archive_changes",
+    metadata,
+    Column("listing", String(110), primary_key=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+)

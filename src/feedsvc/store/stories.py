@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from feedsvc.model import Retraction
+from feedsvc.store.archive_marks import live_positions, mark_positions
 from feedsvc.store.copies import dump_topics, load_topics, members_of
 from feedsvc.store.election import SourceRank, StoredStory, StoryState, site_host
 from feedsvc.store.engine import chunked
@@ -108,7 +109,11 @@ def _story_columns(state: StoryState) -> dict[str, Any]:
 
 def write_stories(conn: Connection, writes: Sequence[StoryWrite], now: Any) -> None:
     """Story rows as settled, then their memberships. Identity URLs are let go first,
-    so two stories trading them in one batch never meet the unique index halfway."""
+    so two stories trading them in one batch never meet the unique index halfway.
+    The archive documents that held a visibly changed story, or hold it now, are
+    marked changed in the same transaction."""
+    shown = [write.state for write in writes if write.visible]
+    places = live_positions(conn, [state.id for state in shown]) if shown else set()
     moved = [write.state.id for write in writes if write.identity_changed]
     for chunk in chunked(moved):
         conn.execute(update(stories).where(stories.c.id.in_(chunk)).values(identity_url=None))
@@ -133,6 +138,10 @@ def write_stories(conn: Connection, writes: Sequence[StoryWrite], now: Any) -> N
         # executemany: the SET clause is the parameters' column names
         conn.execute(update(stories).where(stories.c.id == bindparam("b_id")), changed)
     write_memberships(conn, [write.state for write in writes if write.listings_changed])
+    places.update(
+        (listing, state.published, state.id) for state in shown for listing in state.live_listings()
+    )
+    mark_positions(conn, places, now)
 
 
 def write_memberships(conn: Connection, states: Sequence[StoryState]) -> None:

@@ -23,6 +23,7 @@ from feedsvc.web import (
     admin_articles,  # noqa: F401 - adds its pages to admin_pages' blueprint
     admin_common,
     admin_pages,
+    archives,
     feeds,
     metrics,
     ops,
@@ -50,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cache.preload()  # before the first request; a database that is away means 503s until it is back
     app.extensions["feedsvc.cache"] = cache
     feeds.init_app(app)
+    archives.init_app(app)
     pages.init_app(app)
     ops.init_app(app)
     metrics.init_app(app)

@@ -18,6 +18,7 @@ loaded they keep being served while the database is away.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import threading
@@ -118,6 +119,8 @@ class FeedCache:
         self._feeds: dict[str, PublishedFeed] = {}
         self._variants: dict[tuple[str, str], Served] = {}
         self.site: dict[str, Any] = {"desks": [], "topics": []}
+        self.site_stamp = ""
+        """Names the loaded site snapshot: what is rendered from it is cached under it."""
 
     def refresh(self) -> bool:
         """Look for a new publish at most once per ``check_every``; True once loaded.
@@ -161,6 +164,7 @@ class FeedCache:
         self._feeds = feeds
         self._variants = {}
         self.site = json.loads(site) if site else {"desks": [], "topics": []}
+        self.site_stamp = hashlib.sha256((site or "").encode()).hexdigest()[:16]
         self._generation = generation
         self.loaded = True
 
