@@ -181,6 +181,26 @@ def test_create_validation(admin_client: FlaskClient) -> None:
     assert all(s["origin"] == "catalog" for s in listed)  # nothing half-added
 
 
+def test_a_key_given_twice_is_400_not_the_last_one_wins(admin_client: FlaskClient) -> None:
+    body = b'{"id": "first", "id": "second", "url": "https://news.example/feed", "desk": "nym"}'
+    response = admin_client.post(
+        "/api/v1/sources", data=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400 and "'id' is given twice" in response.json["error"]
+    listed = admin_client.get("/api/v1/sources", headers=AUTH).json["sources"]
+    assert all(s["origin"] == "catalog" for s in listed)
+
+
+def test_a_title_is_stored_as_one_line_without_controls(admin_client: FlaskClient) -> None:
+    """A source's title credits its items in every feed: no NUL, escape or line break."""
+    added = add(admin_client, title=" Wire\x00 one\x1b[31m\n two ")
+    assert added["title"] == "Wire one[31m two"
+    again = admin_client.get("/api/v1/sources/loop", headers=AUTH).json
+    assert again["title"] == "Wire one[31m two"
+    patched = admin_client.patch("/api/v1/sources/loop", json={"title": "\x00\t"}, headers=AUTH)
+    assert patched.status_code == 200 and patched.json["title"] is None
+
+
 def test_duplicate_api_id_is_409(admin_client: FlaskClient) -> None:
     add(admin_client)
     again = admin_client.post("/api/v1/sources", json=NEW, headers=AUTH)
@@ -507,6 +527,9 @@ BAD_ARTICLE_QUERIES = [
     ("q=" + "x" * 201, "q"),
     ("offset=9223372036854775808", "offset"),
     ("desk=" + "x" * 101, "desk"),
+    ("desk=NYM", "desk"),  # ids are matched whole: a 400 naming the filter, not an empty page
+    ("topic=security%0A", "topic"),
+    ("source=..", "source"),
 ]
 
 
