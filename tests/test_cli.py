@@ -168,6 +168,23 @@ def test_loopback_is_refused_without_allow_networks(runner: CliRunner, feeds_dir
     assert "local: error: refused address 127.0.0.1" in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["articles", "--limit", "0"], "--limit"),
+        (["articles", "--limit", "9223372036854775808"], "--limit"),  # was an OverflowError
+        (["articles", "--limit", "99999999999999999999999"], "--limit"),
+        (["articles", "--limit", "ten"], "--limit"),
+    ],
+)
+def test_bad_arguments_are_a_usage_error_not_a_traceback(
+    runner: CliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2 and message in result.output, result.exception
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_unknown_source_name(runner: CliRunner) -> None:
     result = runner.invoke(main, ["ingest", "nope"])
     assert result.exit_code == 1
