@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from admin_support import AUTH, rss, run_queued
 from conftest import NOW
+from feedsvc import sources as sources_module
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
 from feedsvc.scheduler import Scheduler
@@ -199,6 +200,20 @@ def test_a_title_is_stored_as_one_line_without_controls(admin_client: FlaskClien
     assert again["title"] == "Wire one[31m two"
     patched = admin_client.patch("/api/v1/sources/loop", json={"title": "\x00\t"}, headers=AUTH)
     assert patched.status_code == 200 and patched.json["title"] is None
+
+
+def test_sources_added_outside_the_file_have_a_ceiling(
+    admin_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 sources from one OPML file were all taken: a 10 MB list, all scheduled."""
+    monkeypatch.setattr(sources_module, "MAX_API_SOURCES", 2)
+    add(admin_client, id="one")
+    add(admin_client, id="two", url="https://news.example/two")
+    third = {**NEW, "id": "three", "url": "https://news.example/3"}
+    refused = admin_client.post("/api/v1/sources", json=third, headers=AUTH)
+    assert refused.status_code == 409 and "at most 2 sources" in refused.json["error"]
+    assert admin_client.delete("/api/v1/sources/one", headers=AUTH).status_code == 204
+    add(admin_client, id="three", url="https://news.example/3")  # room again
 
 
 def test_duplicate_api_id_is_409(admin_client: FlaskClient) -> None:
