@@ -66,6 +66,16 @@ def test_check_names_file_and_key(runner: CliRunner, feeds_dir: Path) -> None:
         ("FEEDSVC_DATABASE_URL", "mysql://x", "FEEDSVC_DATABASE_URL: expected"),
         ("FEEDSVC_ALLOW_NETWORKS", "10.0.0.0/8,nonsense", "FEEDSVC_ALLOW_NETWORKS: 'nonsense'"),
         ("FEEDSVC_BASE_URL", "news.example", "FEEDSVC_BASE_URL: expected an absolute"),
+        # links are the base plus a path, and go into Link headers
+        ("FEEDSVC_BASE_URL", "https://news.example/?x=1", "FEEDSVC_BASE_URL: expected scheme"),
+        ("FEEDSVC_BASE_URL", "https://news.example/#top", "FEEDSVC_BASE_URL: expected scheme"),
+        ("FEEDSVC_BASE_URL", "https://u:p@news.example/", "FEEDSVC_BASE_URL: expected scheme"),
+        ("FEEDSVC_BASE_URL", "https://news.example/a b/", "FEEDSVC_BASE_URL: expected printable"),
+        ("FEEDSVC_BASE_URL", "https://news.example/\x01", "FEEDSVC_BASE_URL: expected printable"),
+        ("FEEDSVC_ADMIN_TOKEN", "short", "FEEDSVC_ADMIN_TOKEN: at least 16 characters"),
+        # a header is read as Latin-1: the API could never match these
+        ("FEEDSVC_ADMIN_TOKEN", "a-long-enough\x01token", "FEEDSVC_ADMIN_TOKEN: only printable"),
+        ("FEEDSVC_ADMIN_TOKEN", "a-long-enough-tökén", "FEEDSVC_ADMIN_TOKEN: only printable"),
     ],
 )
 def test_bad_setting_is_one_clear_line(
