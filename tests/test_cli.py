@@ -73,6 +73,7 @@ def test_check_names_file_and_key(runner: CliRunner, feeds_dir: Path) -> None:
         ("FEEDSVC_BASE_URL", "https://news.example/a b/", "FEEDSVC_BASE_URL: expected printable"),
         ("FEEDSVC_BASE_URL", "https://news.example/\x01", "FEEDSVC_BASE_URL: expected printable"),
         ("FEEDSVC_ADMIN_TOKEN", "short", "FEEDSVC_ADMIN_TOKEN: at least 16 characters"),
+        ("FEEDSVC_WEBSUB_HUB", "https://hub.example/a\nb", "FEEDSVC_WEBSUB_HUB: expected"),
         # a header is read as Latin-1: the API could never match these
         ("FEEDSVC_ADMIN_TOKEN", "a-long-enough\x01token", "FEEDSVC_ADMIN_TOKEN: only printable"),
         ("FEEDSVC_ADMIN_TOKEN", "a-long-enough-tökén", "FEEDSVC_ADMIN_TOKEN: only printable"),

@@ -144,7 +144,9 @@ def _websub_hub(value: str | None) -> str | None:
     if value is None:
         return None
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+    printable = value.isascii() and value.isprintable() and " " not in value  # a Link header
+    absolute = parts.scheme in {"http", "https"} and parts.hostname and not parts.fragment
+    if not (absolute and printable):
         raise ConfigError(
             "FEEDSVC_WEBSUB_HUB: expected an absolute http(s) URL of a WebSub hub such as "
             f"https://hub.example.org/, got {value!r}"
