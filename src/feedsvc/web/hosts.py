@@ -35,8 +35,9 @@ SCHEMES = ("http", "https")
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 BAD_HOST_BODY = b"unknown Host: this server answers only for its own address\n"
 NUL_BODY = b"bad request: the path or query holds a NUL character (%00)\n"
+NUL_JSON = b'{"error":"bad request: the path or query holds a NUL character (%00)"}'
+PLAIN = "text/plain; charset=utf-8"
 REFUSAL_HEADERS = [
-    ("Content-Type", "text/plain; charset=utf-8"),
     ("Cache-Control", "no-store"),
     ("X-Content-Type-Options", "nosniff"),
 ]
@@ -88,6 +89,8 @@ class TrustedHosts:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if _holds_nul(environ):
+            if environ.get("PATH_INFO", "").startswith("/api/"):  # the API answers JSON
+                return _refuse(start_response, NUL_JSON, "application/json")
             return _refuse(start_response, NUL_BODY)
         base = self.policy.base_for(environ)
         if base is None:
@@ -104,8 +107,10 @@ def _holds_nul(environ: dict[str, Any]) -> bool:
     return "\x00" in environ.get("PATH_INFO", "") or "\x00" in query or "%00" in query
 
 
-def _refuse(start_response: StartResponse, body: bytes) -> list[bytes]:
-    start_response("400 Bad Request", [*REFUSAL_HEADERS, ("Content-Length", str(len(body)))])
+def _refuse(start_response: StartResponse, body: bytes, media_type: str = PLAIN) -> list[bytes]:
+    length = str(len(body))
+    headers = [("Content-Type", media_type), ("Content-Length", length), *REFUSAL_HEADERS]
+    start_response("400 Bad Request", headers)
     return [body]
 
 
