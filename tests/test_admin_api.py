@@ -192,6 +192,14 @@ def test_a_key_given_twice_is_400_not_the_last_one_wins(admin_client: FlaskClien
     assert all(s["origin"] == "catalog" for s in listed)
 
 
+def test_a_body_with_a_byte_order_mark_is_read(admin_client: FlaskClient) -> None:
+    body = b'\xef\xbb\xbf{"id": "bom", "url": "https://news.example/feed", "desk": "nym"}'
+    response = admin_client.post(
+        "/api/v1/sources", data=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201 and response.json["id"] == "bom"
+
+
 def test_a_title_is_stored_as_one_line_without_controls(admin_client: FlaskClient) -> None:
     """A source's title credits its items in every feed: no NUL, escape or line break."""
     added = add(admin_client, title=" Wire\x00 one\x1b[31m\n two ")

@@ -13,6 +13,7 @@ and 503 when the database or the catalogue cannot be read. The logic lives in
 
 from __future__ import annotations
 
+import codecs
 import json
 
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
@@ -137,6 +138,9 @@ def _body() -> object:
     data = request.get_data(cache=False)  # stops at MAX_CONTENT_LENGTH
     if request.content_length is None and len(data) >= common.MAX_BODY:  # chunked, cut short
         raise RequestEntityTooLarge(f"request body larger than {common.MAX_BODY} bytes")
+    # RFC 8259 §8.1: a parser MAY ignore a byte order mark (some Windows tools send one);
+    # refused, it read "expected value at line 1 column 1" for a body that looks right
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         body = from_json(data, allow_inf_nan=False)
     except ValueError as exc:
