@@ -180,6 +180,8 @@ TopicIds = Annotated[
     ),
 ]
 Enabled = Annotated[bool, Field(description="true or false")]
+
+
 def _one_line(text: str | None) -> str | None:
     """One line of plain text: controls gone, spaces collapsed; nothing left is nothing.
 
