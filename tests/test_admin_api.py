@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from admin_support import AUTH, rss, run_queued
 from conftest import NOW
+from feedsvc import sources as sources_module
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
 from feedsvc.scheduler import Scheduler
@@ -179,6 +180,48 @@ def test_create_validation(admin_client: FlaskClient) -> None:
         assert "JSON object" in response.json["error"] and "field" not in response.json
     listed = admin_client.get("/api/v1/sources", headers=AUTH).json["sources"]
     assert all(s["origin"] == "catalog" for s in listed)  # nothing half-added
+
+
+def test_a_key_given_twice_is_400_not_the_last_one_wins(admin_client: FlaskClient) -> None:
+    body = b'{"id": "first", "id": "second", "url": "https://news.example/feed", "desk": "nym"}'
+    response = admin_client.post(
+        "/api/v1/sources", data=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400 and "'id' is given twice" in response.json["error"]
+    listed = admin_client.get("/api/v1/sources", headers=AUTH).json["sources"]
+    assert all(s["origin"] == "catalog" for s in listed)
+
+
+def test_a_body_with_a_byte_order_mark_is_read(admin_client: FlaskClient) -> None:
+    body = b'\xef\xbb\xbf{"id": "bom", "url": "https://news.example/feed", "desk": "nym"}'
+    response = admin_client.post(
+        "/api/v1/sources", data=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201 and response.json["id"] == "bom"
+
+
+def test_a_title_is_stored_as_one_line_without_controls(admin_client: FlaskClient) -> None:
+    """A source's title credits its items in every feed: no NUL, escape or line break."""
+    added = add(admin_client, title=" Wire\x00 one\x1b[31m\n two ")
+    assert added["title"] == "Wire one[31m two"
+    again = admin_client.get("/api/v1/sources/loop", headers=AUTH).json
+    assert again["title"] == "Wire one[31m two"
+    patched = admin_client.patch("/api/v1/sources/loop", json={"title": "\x00\t"}, headers=AUTH)
+    assert patched.status_code == 200 and patched.json["title"] is None
+
+
+def test_sources_added_outside_the_file_have_a_ceiling(
+    admin_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 sources from one OPML file were all taken: a 10 MB list, all scheduled."""
+    monkeypatch.setattr(sources_module, "MAX_API_SOURCES", 2)
+    add(admin_client, id="one")
+    add(admin_client, id="two", url="https://news.example/two")
+    third = {**NEW, "id": "three", "url": "https://news.example/3"}
+    refused = admin_client.post("/api/v1/sources", json=third, headers=AUTH)
+    assert refused.status_code == 409 and "at most 2 sources" in refused.json["error"]
+    assert admin_client.delete("/api/v1/sources/one", headers=AUTH).status_code == 204
+    add(admin_client, id="three", url="https://news.example/3")  # room again
 
 
 def test_duplicate_api_id_is_409(admin_client: FlaskClient) -> None:
@@ -507,6 +550,9 @@ BAD_ARTICLE_QUERIES = [
     ("q=" + "x" * 201, "q"),
     ("offset=9223372036854775808", "offset"),
     ("desk=" + "x" * 101, "desk"),
+    ("desk=NYM", "desk"),  # ids are matched whole: a 400 naming the filter, not an empty page
+    ("topic=security%0A", "topic"),
+    ("source=..", "source"),
 ]
 
 

@@ -75,6 +75,13 @@ def test_login_redirects_only_inside_admin(admin_client: FlaskClient) -> None:
         ("//evil.example/admin/", "/admin/"),
         ("https://evil.example/", "/admin/"),
         ("/admin/\\\\evil.example", "/admin/"),
+        # dot segments leave /admin/ once a browser resolves them, %2e as well (WHATWG URL)
+        ("/admin/../feeds/all.rss", "/admin/"),
+        ("/admin/sources/../../x", "/admin/"),
+        ("/admin/%2e%2e/x", "/admin/"),
+        ("/admin/.%2E/x?next=1", "/admin/"),
+        ("/admin/./", "/admin/"),
+        ("/admin/sources/a..b", "/admin/sources/a..b"),
     ):
         admin_client.post("/admin/logout", data={"csrf_token": token})
         token = csrf_of(admin_client.get("/admin/login").data)

@@ -36,7 +36,9 @@ def test_parse_interval(text: str, seconds: int) -> None:
     assert parse_interval(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["5", "5x", "m", "", "0s", "0.5s", "-5m", "5 minutes", 5, None])
+@pytest.mark.parametrize(
+    "text", ["5", "5x", "m", "", "0s", "0.5s", "-5m", "5 minutes", 5, None, "\uff11\uff10s"]
+)
 def test_parse_interval_refuses(text: object) -> None:
     with pytest.raises(ValueError, match="interval"):
         parse_interval(text)
@@ -155,6 +157,21 @@ BAD_EDITS = [
     ("topics.toml", "this is not toml\n", "topics.toml: not valid TOML"),
     ("desks.toml", "[sports]\ntitle = 'Sports'\nlanguage = 'English'\n",
      "desks.toml [sports] language: expected a language tag"),
+    # tomllib recurses per level: this was a RecursionError traceback from `feedsvc check`
+    ("sources.toml", "deep = " + "[" * 5000 + "]" * 5000 + "\n",
+     "sources.toml: not valid TOML: arrays or tables nested too deeply"),
+    # a key with a line break is shown escaped, so each problem stays one line
+    ("sources.toml", '["a\\nb"]\nkind = "feed"\n', 'sources.toml ["a\\nb"]: bad id'),
+    ("sources.toml",
+     '[x30]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\n"colour\\r" = 1\n',
+     'sources.toml [x30] "colour\\r": unknown key'),
+    # ASCII digits only, as the API's JSON Schema pattern reads them
+    ("sources.toml",
+     '[x31]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\nevery = "\uff11\uff10s"\n',
+     "sources.toml [x31] every: bad interval"),
+    ("sources.toml",
+     '[x32]\nkind = "feed"\nurl = "https://a.example/f"\ndesk = "nym"\nkeep = "\uff19d"\n',
+     "sources.toml [x32] keep: bad duration"),
 ]
 
 
@@ -170,6 +187,7 @@ def test_bad_edit_is_named(feeds_dir: Path, name: str, addition: str, expected: 
         load_catalog(feeds_dir)
     assert any(expected in problem for problem in caught.value.problems), caught.value.problems
     assert all(str(feeds_dir) in problem for problem in caught.value.problems)
+    assert all(problem.isprintable() for problem in caught.value.problems)  # one line each
 
 
 def test_every_problem_is_reported_at_once(feeds_dir: Path) -> None:

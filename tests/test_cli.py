@@ -66,6 +66,17 @@ def test_check_names_file_and_key(runner: CliRunner, feeds_dir: Path) -> None:
         ("FEEDSVC_DATABASE_URL", "mysql://x", "FEEDSVC_DATABASE_URL: expected"),
         ("FEEDSVC_ALLOW_NETWORKS", "10.0.0.0/8,nonsense", "FEEDSVC_ALLOW_NETWORKS: 'nonsense'"),
         ("FEEDSVC_BASE_URL", "news.example", "FEEDSVC_BASE_URL: expected an absolute"),
+        # links are the base plus a path, and go into Link headers
+        ("FEEDSVC_BASE_URL", "https://news.example/?x=1", "FEEDSVC_BASE_URL: expected scheme"),
+        ("FEEDSVC_BASE_URL", "https://news.example/#top", "FEEDSVC_BASE_URL: expected scheme"),
+        ("FEEDSVC_BASE_URL", "https://u:p@news.example/", "FEEDSVC_BASE_URL: expected scheme"),
+        ("FEEDSVC_BASE_URL", "https://news.example/a b/", "FEEDSVC_BASE_URL: expected printable"),
+        ("FEEDSVC_BASE_URL", "https://news.example/\x01", "FEEDSVC_BASE_URL: expected printable"),
+        ("FEEDSVC_ADMIN_TOKEN", "short", "FEEDSVC_ADMIN_TOKEN: at least 16 characters"),
+        ("FEEDSVC_WEBSUB_HUB", "https://hub.example/a\nb", "FEEDSVC_WEBSUB_HUB: expected"),
+        # a header is read as Latin-1: the API could never match these
+        ("FEEDSVC_ADMIN_TOKEN", "a-long-enough\x01token", "FEEDSVC_ADMIN_TOKEN: only printable"),
+        ("FEEDSVC_ADMIN_TOKEN", "a-long-enough-tökén", "FEEDSVC_ADMIN_TOKEN: only printable"),
     ],
 )
 def test_bad_setting_is_one_clear_line(
@@ -166,6 +177,23 @@ def test_loopback_is_refused_without_allow_networks(runner: CliRunner, feeds_dir
         assert server.hits("/feed") == 0
     assert result.exit_code == 1
     assert "local: error: refused address 127.0.0.1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["articles", "--limit", "0"], "--limit"),
+        (["articles", "--limit", "9223372036854775808"], "--limit"),  # was an OverflowError
+        (["articles", "--limit", "99999999999999999999999"], "--limit"),
+        (["articles", "--limit", "ten"], "--limit"),
+    ],
+)
+def test_bad_arguments_are_a_usage_error_not_a_traceback(
+    runner: CliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2 and message in result.output, result.exception
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_unknown_source_name(runner: CliRunner) -> None:

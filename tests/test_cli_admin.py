@@ -209,8 +209,14 @@ def test_opml_import_default_desk_and_dry_run(cli: CliRunner, tmp_path: Path) ->
             "</body></opml>",
             "not an OPML file",
         ),
+        (  # folders in folders, 3,000 deep: was a RecursionError traceback
+            '<opml version="2.0"><body>' + '<outline text="f">' * 3000
+            + '<outline text="x" xmlUrl="https://x.example/"/>' + "</outline>" * 3000
+            + "</body></opml>",
+            "not an OPML file we read: folders nested deeper than 50",
+        ),
     ],
-    ids=["rss", "no-body", "not-xml", "entity-expansion", "external-entity"],
+    ids=["rss", "no-body", "not-xml", "entity-expansion", "external-entity", "deep-folders"],
 )
 def test_opml_import_refuses_what_is_not_safe_opml(
     cli: CliRunner, tmp_path: Path, content: str, message: str

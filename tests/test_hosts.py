@@ -10,7 +10,9 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
+from flask.testing import FlaskClient
 
+from admin_support import AUTH
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings, default_base, load_settings
 from feedsvc.errors import ConfigError
@@ -184,3 +186,36 @@ def test_links_made_outside_a_request_use_the_base_a_hostless_request_gets(
     policy = HostPolicy(settings)
     assert policy.default_base == expected
     assert policy.base_for({"wsgi.url_scheme": "http"}) == expected
+
+
+NUL_REQUESTS = [
+    ("GET", "/articles/%00"),
+    ("GET", "/desks/%00"),
+    ("GET", "/feeds/desks/nym%00.rss"),
+    ("GET", "/feeds/archive/all/1-%00.rss"),
+    ("GET", "/search?q=%00"),
+    ("GET", "/search?q=a%00b"),
+    ("POST", "/websub?hub.mode=%00"),
+    ("GET", "/api/v1/articles?q=%00"),
+    ("GET", "/api/v1/articles?desk=%00"),
+    ("POST", "/api/v1/articles/%00/retract"),
+    ("POST", "/api/v1/articles/%00/restore"),
+    ("GET", "/api/v1/sources/%00/health"),
+    ("GET", "/admin/articles/%00"),
+    ("GET", "/admin/login?next=/admin/%00"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), NUL_REQUESTS)
+def test_a_nul_in_the_path_or_query_is_400_on_every_database(
+    admin_client: FlaskClient, method: str, path: str
+) -> None:
+    """PostgreSQL refuses a NUL in any text it compares: without this answer it was a
+    503 "database unavailable" for the public story page, the API's filters and ids."""
+    response = admin_client.open(path, method=method, headers=AUTH)
+    assert response.status_code == 400, response.data
+    if path.startswith("/api/"):  # the API's errors are JSON
+        assert "NUL character" in response.json["error"]
+    else:
+        assert response.mimetype == "text/plain" and b"NUL character" in response.data
+    assert admin_client.get("/api/v1/articles?q=a", headers=AUTH).status_code == 200

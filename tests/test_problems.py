@@ -148,6 +148,33 @@ def test_a_deleted_sqlite_file_stops_writes_and_readiness(feeds_dir: Path, tmp_p
         store.close()
 
 
+def test_a_lost_database_file_is_logged_once_not_a_traceback_per_tick(
+    feeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler ticks every second: a lasting failure was a 20-line traceback each time."""
+    path = tmp_path / "moved.sqlite3"
+    store = Store.open(f"sqlite:///{path}")
+    settings = Settings(feeds_dir=feeds_dir, database_url=f"sqlite:///{path}")
+    scheduler = Scheduler(settings, store, clock=lambda: NOW)
+    try:
+        store.upgrade()
+        scheduler.start_up()
+        os.replace(path, tmp_path / "away.sqlite3")
+        with caplog.at_level("INFO", logger="feedsvc.scheduler"):
+            assert [scheduler.tick() for _ in range(3)] == [0, 0, 0]
+            failed = [r for r in caplog.records if r.levelname == "ERROR"]
+            assert len(failed) == 1 and failed[0].exc_info is None
+            assert "was deleted while feedsvc had it open" in failed[0].getMessage()
+            os.replace(tmp_path / "away.sqlite3", path)  # the operator puts it back
+            scheduler.tick()
+            scheduler.tick()
+        back = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(back) == 1 and back[0].startswith("ticks work again")
+    finally:
+        scheduler.shutdown()
+        store.close()
+
+
 def test_a_replaced_sqlite_file_stops_writes(tmp_path: Path) -> None:
     path = tmp_path / "replaced.sqlite3"
     store = Store.open(f"sqlite:///{path}")

@@ -228,8 +228,11 @@ def test_a_slow_source_does_not_delay_the_others(settings: Settings, store: Stor
         scheduler = make_scheduler(settings, store, clock, workers=4)
         assert scheduler.tick() == 4
         # the fast source is stored while the slow one is still waiting for its answer
+        # (the slow request may reach the server after the fast one is stored: wait for both)
         deadline = time.monotonic() + 20
-        while not store.list_articles(source="fast") and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            store.list_articles(source="fast") and server.hits("/slow") == 1
+        ):
             time.sleep(0.05)
         assert [a.title for a in store.list_articles(source="fast")] == ["fast"]
         assert server.hits("/slow") == 1 and not store.list_articles(source="slow")

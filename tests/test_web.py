@@ -115,6 +115,10 @@ def test_head_has_headers_and_no_body(client: FlaskClient) -> None:
         ("/feeds/everything.json", "unknown feed 'everything'"),
         ("/desks/sport", "unknown desk 'sport'"),
         ("/topics/weather", "unknown topic 'weather'"),
+        # a line break in the path matched no route at all: Flask's HTML page, uncounted
+        ("/feeds/desks/nym%0A.rss", "unknown desk 'nym\\n'"),
+        ("/feeds/a%0Ab/c.rss", "unknown feed"),
+        ("/feeds/archive/all/1-%0D%0AX:y.rss", "not an archive document"),
     ],
 )
 def test_unknown_is_a_short_plain_404(client: FlaskClient, path: str, reason: str) -> None:

@@ -176,13 +176,15 @@ def test_the_lease_expires(hub_site: Site, subscriber: Subscriber) -> None:
 def test_leases_are_kept_within_the_hubs_bounds(
     hub_site: Site, subscriber: Subscriber
 ) -> None:
-    short, long, default = (subscriber.callback() for _ in range(3))
+    short, long, huge, default = (subscriber.callback() for _ in range(4))
     subscribed(hub_site, subscriber, short, lease_seconds=1)
     subscribed(hub_site, subscriber, long, lease_seconds=10**9)
+    # past any integer column: it was a 503 "database unavailable" on PostgreSQL
+    subscribed(hub_site, subscriber, huge, lease_seconds=10**30)
     subscribed(hub_site, subscriber, default)
     granted = [int(subscriber.checks(c)[0].params["hub.lease_seconds"])
-               for c in (short, long, default)]  # fmt: skip
-    assert granted == [300, 30 * 86400, 10 * 86400]
+               for c in (short, long, huge, default)]  # fmt: skip
+    assert granted == [300, 30 * 86400, 30 * 86400, 10 * 86400]
 
 
 def test_a_failing_callback_is_retried_and_has_the_content_within_two_minutes(

@@ -43,7 +43,7 @@ from feedsvc.catalog import (
 from feedsvc.dates import DURATION_PATTERN, format_duration, parse_duration
 from feedsvc.errors import ValidationError
 from feedsvc.model import ArticleJson, Source, UtcTime
-from feedsvc.text import stripped, without_controls
+from feedsvc.text import without_controls
 from feedsvc.urls import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
@@ -180,10 +180,24 @@ TopicIds = Annotated[
     ),
 ]
 Enabled = Annotated[bool, Field(description="true or false")]
+
+
+def _one_line(text: str | None) -> str | None:
+    """One line of plain text: controls gone, spaces collapsed; nothing left is nothing.
+
+    For what people read (a source's title credits its items in every feed, a
+    reason is shown with a tombstone): a NUL or an escape sequence has no place
+    in a feed, a page or a terminal.
+    """
+    if text is None:
+        return None
+    return " ".join(without_controls(text).split()) or None
+
+
 Title = Annotated[
     Annotated[str, Field(max_length=MAX_TITLE)] | None,
     Field(description=f"a title for people: a string of at most {MAX_TITLE} characters, or null"),
-    AfterValidator(stripped),
+    AfterValidator(_one_line),
 ]
 
 
@@ -296,19 +310,12 @@ class SourcePatch(_Request):
         return replace(source, **changes)
 
 
-def _reason(text: str | None) -> str | None:
-    """One line of plain text: controls gone, spaces collapsed; nothing left is no reason."""
-    if text is None:
-        return None
-    return " ".join(without_controls(text).split()) or None
-
-
 Reason = Annotated[
     Annotated[str, Field(max_length=MAX_REASON)] | None,
     Field(
         description=f"a reason readers may see: text of at most {MAX_REASON} characters, or null"
     ),
-    AfterValidator(_reason),
+    AfterValidator(_one_line),
 ]
 
 
@@ -325,7 +332,16 @@ class _Query(BaseModel):
 
 
 def _filter(description: str) -> Any:
-    return Field(default=None, max_length=MAX_ID, description=description)
+    return Field(
+        default=None,
+        max_length=MAX_ID,
+        description=description,
+        json_schema_extra={"pattern": ID_SCHEMA_PATTERN},
+    )
+
+
+FilterId = Annotated[str, AfterValidator(_id)]
+"""A desk, topic or source id to filter by: an id matched whole, or a 400 saying so."""
 
 
 PageSize = Annotated[
@@ -336,9 +352,9 @@ PageSize = Annotated[
 class ArticleQuery(_Query):
     """``GET /api/v1/articles``: filters, text and one page."""
 
-    desk: str | SkipJsonSchema[None] = _filter("a desk id: only this desk")
-    topic: str | SkipJsonSchema[None] = _filter("a topic id: only this topic")
-    source: str | SkipJsonSchema[None] = _filter("a source id: only this source")
+    desk: FilterId | SkipJsonSchema[None] = _filter("a desk id: only this desk")
+    topic: FilterId | SkipJsonSchema[None] = _filter("a topic id: only this topic")
+    source: FilterId | SkipJsonSchema[None] = _filter("a source id: only this source")
     q: str | SkipJsonSchema[None] = Field(
         default=None,
         max_length=MAX_QUERY,

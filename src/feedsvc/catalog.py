@@ -8,6 +8,7 @@ immutable ``Catalog``; callers keep the last good one when a reload fails.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -25,7 +26,8 @@ from feedsvc.urls import http_url
 ID_REGEX = "[a-z0-9][a-z0-9-]*"
 """An id of a desk, topic or source; always matched whole, so ``"a\\n"`` is not one."""
 ID_PATTERN = re.compile(ID_REGEX)
-INTERVAL_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh])\s*$")
+INTERVAL_PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smh])\s*$")
+"""ASCII digits: Python's ``\\d`` also takes "１０s", which the JSON Schema's (ECMA) does not."""
 UNITS = {"s": 1, "m": 60, "h": 3600}
 DEFAULT_EVERY = "15m"
 MIN_EVERY = timedelta(seconds=1)
@@ -153,6 +155,15 @@ def _read_toml(path: Path, problems: _Problems) -> dict[str, Any]:
         if "Cannot declare" not in str(exc):  # duplicates are already reported by name
             problems.add(str(path), f"not valid TOML: {exc}")
         return {}
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        problems.add(str(path), "not valid TOML: arrays or tables nested too deeply to read")
+        return {}
+
+
+def _key(key: str) -> str:
+    """A key as a problem line shows it: as written, or quoted with escapes when it holds
+    anything but printable characters, so a key such as ``"a\\n"`` keeps the line one line."""
+    return key if key.isprintable() and key.strip() == key and key else json.dumps(key)
 
 
 def _duplicate_tables(text: str, path: Path, problems: _Problems) -> None:
@@ -177,7 +188,7 @@ def _build(
 ) -> dict[str, Any]:
     built: dict[str, Any] = {}
     for key, table in data.items():
-        where = f"{path} [{key}]"
+        where = f"{path} [{_key(key)}]"
         if not ID_PATTERN.fullmatch(key):
             problems.add(where, "bad id: use lower-case letters, digits and '-'")
             continue
@@ -185,7 +196,8 @@ def _build(
             problems.add(where, "expected a table")
             continue
         for unknown in sorted(set(table) - allowed):
-            problems.add(f"{where} {unknown}", f"unknown key (known: {', '.join(sorted(allowed))})")
+            known = ", ".join(sorted(allowed))
+            problems.add(f"{where} {_key(unknown)}", f"unknown key (known: {known})")
         record = builder(key, table, where, problems)
         if record is not None:
             built[key] = record

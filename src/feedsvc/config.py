@@ -106,14 +106,35 @@ def _base_url(value: str | None) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"FEEDSVC_BASE_URL: expected an absolute http(s) URL, got {value!r}")
+    # every link is this plus a path, and it goes into Link headers: nothing may follow
+    # the path, and no space or control character may break a header or a document
+    if parts.query or parts.fragment or "?" in value or "#" in value or "@" in parts.netloc:
+        raise ConfigError(
+            f"FEEDSVC_BASE_URL: expected scheme, host and path only (no query, fragment "
+            f"or user), got {value!r}"
+        )
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        raise ConfigError(
+            f"FEEDSVC_BASE_URL: expected printable ASCII without spaces, got {value!r}"
+        )
     return value if value.endswith("/") else value + "/"
 
 
 def _admin_token(value: str | None) -> str | None:
-    if value is not None and len(value) < MIN_ADMIN_TOKEN:
+    """At least 16 characters, all printable ASCII: the token travels in an
+    ``Authorization`` header, which servers read as Latin-1, so a token with an "é"
+    (sent as UTF-8) could never match; refused at start-up instead of a 401 for the
+    right token, then a lockout."""
+    make = "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+    if value is None:
+        return None
+    if len(value) < MIN_ADMIN_TOKEN:
         raise ConfigError(
-            f"FEEDSVC_ADMIN_TOKEN: at least {MIN_ADMIN_TOKEN} characters, got {len(value)} "
-            "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            f"FEEDSVC_ADMIN_TOKEN: at least {MIN_ADMIN_TOKEN} characters, got {len(value)} {make}"
+        )
+    if not (value.isascii() and value.isprintable()):
+        raise ConfigError(
+            f"FEEDSVC_ADMIN_TOKEN: only printable ASCII (it is sent in an HTTP header) {make}"
         )
     return value
 
@@ -123,7 +144,9 @@ def _websub_hub(value: str | None) -> str | None:
     if value is None:
         return None
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+    printable = value.isascii() and value.isprintable() and " " not in value  # a Link header
+    absolute = parts.scheme in {"http", "https"} and parts.hostname and not parts.fragment
+    if not (absolute and printable):
         raise ConfigError(
             "FEEDSVC_WEBSUB_HUB: expected an absolute http(s) URL of a WebSub hub such as "
             f"https://hub.example.org/, got {value!r}"

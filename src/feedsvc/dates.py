@@ -65,7 +65,7 @@ FIRST_YEAR = 1970
 LAST_YEAR = 2100
 FUTURE_SLACK = timedelta(days=1)
 
-DURATION_PATTERN = re.compile(r"^\s*(\d{1,6})\s*([hdw])\s*$")
+DURATION_PATTERN = re.compile(r"^\s*([0-9]{1,6})\s*([hdw])\s*$")
 """A whole number and h (hours), d (days) or w (weeks): ``"90d"``."""
 _DURATION_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 MAX_DURATION = timedelta(days=365 * 100)

@@ -32,6 +32,8 @@ from feedsvc.model import Catalog, Source
 
 MAX_OPML_BYTES = 5 * 1024 * 1024
 MAX_ID_LENGTH = 60
+MAX_FOLDER_DEPTH = 50
+"""Folders within folders: readers export two or three levels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,19 +120,23 @@ def _local(tag: object) -> str:
 
 
 def _feed_outlines(
-    parent: Element, folders: tuple[str, ...] = ()
+    parent: Element, folders: tuple[str, ...] = (), depth: int = 0
 ) -> Iterator[tuple[Element, tuple[str, ...]]]:
     """Leaf outlines (feeds, or would-be feeds to report), in order, with their folders.
 
     An outline with children and no ``xmlUrl`` is a folder: its title is a category.
+    Folders deeper than ``MAX_FOLDER_DEPTH`` make the file refused (ParseError), before
+    this recursion could reach Python's limit (a RecursionError traceback).
     """
+    if depth > MAX_FOLDER_DEPTH:
+        raise ParseError(f"not an OPML file we read: folders nested deeper than {MAX_FOLDER_DEPTH}")
     for child in parent:
         if _local(child.tag) != "outline":
             continue
         folder = child.get("xmlUrl") is None and any(_local(c.tag) == "outline" for c in child)
         if folder:
             name = child.get("title") or child.get("text") or ""
-            yield from _feed_outlines(child, (*folders, name) if name else folders)
+            yield from _feed_outlines(child, (*folders, name) if name else folders, depth + 1)
         else:
             yield child, folders
 

@@ -35,13 +35,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 from feedsvc.archive import DEFAULT_PAGE_SIZE, ROOT, SEALED_MAX_AGE, History, page_path
 from feedsvc.archive_docs import spec_record
 from feedsvc.archive_export import ArchiveExport, open_url_path
 from feedsvc.config import Settings
 from feedsvc.model import Catalog, PublishedFeed, Source, Touched
+from feedsvc.opml import opml_document
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import ArchiveState, Store
 from feedsvc.telemetry import PUBLISH_DURATION, WEBSUB_PINGS, count, observe
@@ -171,37 +171,25 @@ def render_opml(specs: Mapping[str, FeedSpec], base_url: str, fmt: str = OPML_DE
     """OPML 2.0 listing every feed once, in one format, its desk or topic as category.
 
     A reader importing it subscribes to each feed once: the combined feed,
-    every desk and every topic.
+    every desk and every topic. The markup is ``opml.opml_document``'s, as for
+    ``feedsvc opml export``.
     """
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<opml version="2.0">',
-        "  <head>",
-        f"    <title>feedsvc feeds ({FORMAT_TITLES[fmt]})</title>",
-        f"    <ownerId>{_xml_text(base_url)}</ownerId>",
-        "  </head>",
-        "  <body>",
+    outlines = [
+        {
+            "type": OPML_TYPES[fmt],
+            "text": spec.title,
+            "title": spec.title,
+            "xmlUrl": feed_url(spec, base_url, fmt),
+            "htmlUrl": base_url + spec.home_path,
+            "category": "/" + key,
+        }
+        for key, spec in specs.items()
     ]
-    for key, spec in specs.items():
-        lines.append(
-            "    <outline"
-            f" type={quoteattr(OPML_TYPES[fmt])}"
-            f" text={quoteattr(spec.title)}"
-            f" title={quoteattr(spec.title)}"
-            f" xmlUrl={quoteattr(feed_url(spec, base_url, fmt))}"
-            f" htmlUrl={quoteattr(base_url + spec.home_path)}"
-            f" category={quoteattr('/' + key)}"
-            " />"
-        )
-    lines += ["  </body>", "</opml>", ""]
-    return "\n".join(lines).encode("utf-8")
+    title = f"feedsvc feeds ({FORMAT_TITLES[fmt]})"
+    return opml_document(title, {"ownerId": base_url}, outlines)
 
 
 FORMAT_TITLES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
-
-
-def _xml_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def site_snapshot(catalog: Catalog) -> str:

@@ -40,6 +40,7 @@ from feedsvc.publish import Publisher, publisher_for
 from feedsvc.refresh import LEASE, FetchFunction, Lease, Refresher, lease_owner, utcnow
 from feedsvc.sources import with_api_sources
 from feedsvc.store import StateKey, Store
+from feedsvc.text import error_line
 from feedsvc.websub.links import HubSetup
 from feedsvc.websub.worker import HubWorker
 
@@ -103,6 +104,7 @@ class Scheduler:
         self._pending_all = False
         self._heartbeat = datetime.min.replace(tzinfo=UTC)
         self._purge_check = datetime.min.replace(tzinfo=UTC)
+        self._tick_problem: str | None = None  # the failure last logged, until a tick works
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         # the purge runs beside the fetches, never in a fetch slot
         self._chores = ThreadPoolExecutor(max_workers=1, thread_name_prefix="purge")
@@ -170,10 +172,25 @@ class Scheduler:
                     self._running += 1
                 self._futures.append(self._pool.submit(self._run, lease))
             self.hub_worker.tick()
-            return len(claimed)
-        except StoreError:
-            log.exception("tick failed; trying again next tick")
+        except StoreError as exc:
+            self._tick_failed(exc)
             return 0
+        if self._tick_problem is not None:
+            log.warning("ticks work again (they failed with: %s)", self._tick_problem)
+            self._tick_problem = None
+        return len(claimed)
+
+    def _tick_failed(self, exc: StoreError) -> None:
+        """One line when ticks start failing or fail otherwise: not a traceback a second.
+
+        A StoreError is a known state with its own message (the database is
+        unreachable, its SQLite file was deleted), and it lasts: a line per
+        tick would bury the log while nothing changes.
+        """
+        problem = error_line(exc)
+        if problem != self._tick_problem:
+            log.error("tick failed, trying again every tick (logged once): %s", problem)
+            self._tick_problem = problem
 
     def run_once(self) -> int:
         """One tick, then wait for the refreshes it started and publish them (tests, tools)."""

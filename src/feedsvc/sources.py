@@ -27,6 +27,10 @@ from feedsvc.store import FetchRecord, SourceHealth, SourceNotes, Store
 
 log = logging.getLogger(__name__)
 
+MAX_API_SOURCES = 2_000
+"""Sources added through the API, the pages or the command line (an OPML file of 5 MiB
+names some 70,000): each is scheduled, and the API's and the admin page's lists show
+them all at once. Past it, adding is a 409 saying so; the catalogue file is not counted."""
 
 
 # -- validation ------------------------------------------------------------------
@@ -200,6 +204,11 @@ class SourceAdmin:
         source = validate_new(payload, catalog)
         if source.id in catalog.sources:
             raise Conflict(f"source id {source.id!r} is already taken (by {CATALOG_FILE})", "id")
+        if self.store.count_api_sources() >= MAX_API_SOURCES:
+            raise Conflict(
+                f"at most {MAX_API_SOURCES} sources may be added outside {CATALOG_FILE}: "
+                "remove some first, or list them in the file"
+            )
         self.store.add_source(source, self.clock())
         log.info("source=%s added through the admin API: %s", source.id, source.url)
         return source

@@ -10,12 +10,18 @@ from feedsvc.cli.env import Environment, field_error, pass_env
 from feedsvc.config import default_base
 from feedsvc.errors import ValidationError
 
+MAX_LIMIT = 1_000_000
+"""Far past any archive worth printing, and within every database's integer (a bigger
+number was an OverflowError from the SQLite driver, with a traceback)."""
+
 
 @click.group(invoke_without_command=True)
 @click.option("--desk", help="Only this desk.")
 @click.option("--topic", help="Only this topic.")
 @click.option("--source", help="Only this source.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--retracted", is_flag=True, help="Only retracted (withdrawn) stories.")
 @click.pass_context

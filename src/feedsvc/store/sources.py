@@ -262,6 +262,15 @@ class SourceRegistry(Database):
             raise StoreError(f"database error: {exc}") from exc
         return [source_from_config(row.id, row.config, "api") for row in rows]
 
+    def count_api_sources(self) -> int:
+        """How many sources were added through the admin API (their ceiling's count)."""
+        query = select(func.count()).select_from(sources).where(sources.c.origin == "api")
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(query).scalar_one())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
     def source_health(self, source_id: str) -> SourceHealth | None:
         found = self._health(source_id)
         return found[0] if found else None

@@ -13,12 +13,16 @@ and 503 when the database or the catalogue cannot be read. The logic lives in
 
 from __future__ import annotations
 
+import codecs
+import json
+
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 from pydantic import BaseModel
 from pydantic_core import from_json
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from feedsvc.admin_models import (
+    MAX_SHOWN,
     ArticlePageJson,
     ArticleQuery,
     ErrorJson,
@@ -134,9 +138,38 @@ def _body() -> object:
     data = request.get_data(cache=False)  # stops at MAX_CONTENT_LENGTH
     if request.content_length is None and len(data) >= common.MAX_BODY:  # chunked, cut short
         raise RequestEntityTooLarge(f"request body larger than {common.MAX_BODY} bytes")
+    # RFC 8259 §8.1: a parser MAY ignore a byte order mark (some Windows tools send one);
+    # refused, it read "expected value at line 1 column 1" for a body that looks right
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
-        return from_json(data, allow_inf_nan=False)
+        body = from_json(data, allow_inf_nan=False)
     except ValueError as exc:
+        raise ValidationError(f"expected a JSON object body: {exc}") from None
+    _no_repeated_keys(data)
+    return body
+
+
+def _no_repeated_keys(data: bytes) -> None:
+    """A key given twice is a 400: ``{"id": "a", "id": "b"}`` must not mean whichever came last.
+
+    Read again with the standard library only to see the pairs (pydantic's reader keeps
+    the last); the body is valid JSON within pydantic's nesting limit by now.
+    """
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                shown = key[:MAX_SHOWN]
+                raise ValidationError(f"expected a JSON object body: key {shown!r} is given twice")
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(data, object_pairs_hook=pairs)
+    except ValidationError:
+        raise
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of over 4,300 digits
         raise ValidationError(f"expected a JSON object body: {exc}") from None
 
 

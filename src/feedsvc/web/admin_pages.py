@@ -45,6 +45,9 @@ CSRF_FIELD = "csrf_token"
 SAFE_NEXT = re.compile(r"/admin/[!-~]*")
 """A login's ``next``: a path under /admin/ in printable ASCII, so no line break (or any
 other control) can reach the Location header, and no scheme or host can follow."""
+DOT_SEGMENT = re.compile(r"/(?:\.|%2e){1,2}(?=[/?#]|$)", re.IGNORECASE)
+"""A ``.`` or ``..`` segment, also written ``%2e`` (browsers resolve both, WHATWG URL):
+``/admin/../x`` is not a path under /admin/."""
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -235,7 +238,13 @@ def login() -> BaseResponse:
 
 def _safe_next(target: str | None) -> str:
     """Only a path inside /admin/: a login link must not redirect anywhere else."""
-    if target and SAFE_NEXT.fullmatch(target) and "//" not in target and "\\" not in target:
+    if (
+        target
+        and SAFE_NEXT.fullmatch(target)
+        and "//" not in target
+        and "\\" not in target
+        and not DOT_SEGMENT.search(target)
+    ):
         return target
     return url_for("admin_pages.sources")
 

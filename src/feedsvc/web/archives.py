@@ -137,7 +137,8 @@ def init_app(app: Flask) -> None:
         count(label, response.status_code)
         return response
 
-    for rule, defaults in (("/feeds/archive/<path:rest>", None), ("/feeds/archive/", {"rest": ""})):
+    rules = (("/feeds/archive/<anypath:rest>", None), ("/feeds/archive/", {"rest": ""}))
+    for rule, defaults in rules:
         app.add_url_rule(
             rule, "feeds.archive", archive, methods=["GET", "HEAD"], defaults=defaults
         )

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from flask import Flask, Response, request
 from werkzeug.http import parse_date
+from werkzeug.routing import PathConverter
 
 from feedsvc.publish import OPML_DEFAULT, OPML_PATHS
 from feedsvc.render import FORMATS
@@ -80,9 +81,17 @@ def init_app(app: Flask) -> None:
         return respond(served)
 
     app.register_error_handler(FeedsUnavailable, unavailable)
-    app.add_url_rule("/feeds/<path:name>", "feeds.feed", feed, methods=["GET", "HEAD"])
+    app.url_map.converters["anypath"] = AnyPath
+    app.add_url_rule("/feeds/<anypath:name>", "feeds.feed", feed, methods=["GET", "HEAD"])
     app.add_url_rule("/feeds.opml", "feeds.opml", opml, methods=["GET", "HEAD"])
     app.wsgi_app = FeedServer(app.wsgi_app, extensions["feedsvc.cache"], count)  # type: ignore[method-assign]
+
+
+class AnyPath(PathConverter):
+    """``path``, across line breaks too: ``/feeds/desks/a%0A.rss`` is an unknown feed (a 404
+    with its reason, counted), not a request that no route matches (Flask's HTML page)."""
+
+    regex = "(?s:[^/].*?)"
 
 
 class FeedServer:

@@ -12,6 +12,11 @@ Django's ``ALLOWED_HOSTS``).
 
 Liveness, readiness and metrics answer whatever the ``Host``: probes and
 scrapers reach a worker by its IP address, and those answers carry no links.
+
+The same outermost layer refuses a request whose path or query holds a NUL
+character (``%00``) with a fixed 400: no id, feed path or search text of ours
+can hold one, and PostgreSQL refuses it in any text it is asked to compare,
+which would otherwise surface as "database unavailable".
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ BASE_KEY = "feedsvc.base_url"  # the checked base URL, put in the WSGI environ
 SCHEMES = ("http", "https")
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 BAD_HOST_BODY = b"unknown Host: this server answers only for its own address\n"
-BAD_HOST_HEADERS = [
-    ("Content-Type", "text/plain; charset=utf-8"),
-    ("Content-Length", str(len(BAD_HOST_BODY))),
+NUL_BODY = b"bad request: the path or query holds a NUL character (%00)\n"
+NUL_JSON = b'{"error":"bad request: the path or query holds a NUL character (%00)"}'
+PLAIN = "text/plain; charset=utf-8"
+REFUSAL_HEADERS = [
     ("Cache-Control", "no-store"),
     ("X-Content-Type-Options", "nosniff"),
 ]
@@ -74,21 +80,38 @@ class HostPolicy:
 
 
 class TrustedHosts:
-    """Outermost WSGI layer: a request naming a host that is not ours stops here with 400."""
+    """Outermost WSGI layer: a request naming a host that is not ours, or holding a NUL in
+    its path or query, stops here with 400."""
 
     def __init__(self, app: WSGIApp, policy: HostPolicy) -> None:
         self.app = app
         self.policy = policy
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if _holds_nul(environ):
+            if environ.get("PATH_INFO", "").startswith("/api/"):  # the API answers JSON
+                return _refuse(start_response, NUL_JSON, "application/json")
+            return _refuse(start_response, NUL_BODY)
         base = self.policy.base_for(environ)
         if base is None:
             if environ.get("PATH_INFO") not in EXEMPT_PATHS:
-                start_response("400 Bad Request", list(BAD_HOST_HEADERS))
-                return [BAD_HOST_BODY]
+                return _refuse(start_response, BAD_HOST_BODY)
             base = self.policy.default_base
         environ[BASE_KEY] = base
         return self.app(environ, start_response)
+
+
+def _holds_nul(environ: dict[str, Any]) -> bool:
+    """A NUL in the decoded path, or written as ``%00`` (or raw) in the query string."""
+    query: str = environ.get("QUERY_STRING", "")
+    return "\x00" in environ.get("PATH_INFO", "") or "\x00" in query or "%00" in query
+
+
+def _refuse(start_response: StartResponse, body: bytes, media_type: str = PLAIN) -> list[bytes]:
+    length = str(len(body))
+    headers = [("Content-Type", media_type), ("Content-Length", length), *REFUSAL_HEADERS]
+    start_response("400 Bad Request", headers)
+    return [body]
 
 
 def link_base(environ: dict[str, Any]) -> str:

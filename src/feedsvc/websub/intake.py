@@ -20,7 +20,7 @@ from feedsvc.errors import InvalidUrlError
 from feedsvc.fetch.policy import AddressPolicy, parse_address
 from feedsvc.urls import MAX_URL_LENGTH, http_url
 from feedsvc.websub.links import is_topic_path
-from feedsvc.websub.policy import MAX_PARAMETERS, MAX_SECRET_BYTES
+from feedsvc.websub.policy import MAX_LEASE, MAX_PARAMETERS, MAX_SECRET_BYTES
 from feedsvc.websub.records import Mode
 
 FORM = "application/x-www-form-urlencoded"
@@ -149,6 +149,9 @@ def _one(form: dict[str, list[str]], name: str) -> str:
     return values[0].strip()
 
 
+MAX_LEASE_SECONDS = int(MAX_LEASE.total_seconds())
+
+
 def _lease(values: list[str] | None) -> int | None:
     """§5.1: "a positive decimal integer"; absent means the hub's default."""
     if values is None:
@@ -159,7 +162,9 @@ def _lease(values: list[str] | None) -> int | None:
     digits = text.lstrip("0")
     if not (text.isascii() and text.isdigit() and digits):
         raise BadRequest(f"hub.lease_seconds must be a positive whole number, got {text!r}")
-    return int(digits) if len(digits) <= 12 else 10**12  # the hub's maximum applies anyway
+    # Past the hub's maximum it is granted the maximum anyway (§5.1: the hub decides);
+    # bounded here, so what is stored fits every database's integer column.
+    return MAX_LEASE_SECONDS if len(digits) > 12 else min(int(digits), MAX_LEASE_SECONDS)
 
 
 def _secret(values: list[str] | None) -> str | None:
