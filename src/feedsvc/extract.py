@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from feedsvc.errors import ParseError
+from feedsvc.guids import guid_aliases, legacy_guid
 from feedsvc.model import Article, Catalog, Fetched, RawItem, Source
 from feedsvc.normalise import article_guid, normalise
 from feedsvc.parse import parse_feed
 from feedsvc.urls import canonical_url
 from feedsvc.wire import read_wire
 
-RULES_VERSION = "3"  # bump when parsing or normalising changes what a body yields
+RULES_VERSION = "4"  # bump when parsing or normalising changes what a body yields
 # 2: media (enclosures, lead image), JSON Feed sources
 # 3: attribution, summaries of whole blocks, text ceilings, origin, corrections
+# 4: exact guids (feedsvc.guids): every body and file is read again, and adopts its copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +64,24 @@ def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> P
 
 
 def listed_guids(listing: Iterable[str] | None) -> frozenset[str] | None:
-    """A folder's listing as the guids its files' copies are stored under.
+    """A folder's listing as every guid its files' copies may be stored under.
 
-    A wire file's guid is its name read like any guid (controls dropped,
-    spaces collapsed, a huge name hashed), so the store must compare the
+    A wire file's guid is its name read like any guid (``feedsvc.guids``:
+    exact but storable, a huge name hashed), so the store must compare the
     listing in that form: a raw name would make such a file look deleted.
+    The legacy form of each name counts too: a copy an earlier release
+    stored under it stays until its file is read again and adopts it.
     """
     if listing is None:
         return None
-    return frozenset(article_guid(RawItem(guid=name), None) for name in listing)
+    names = list(listing)
+    exact = {article_guid(RawItem(guid=name), None) for name in names}
+    return frozenset(exact | {g for g in map(legacy_guid, names) if g is not None})
+
+
+def aliases_of(items: Iterable[RawItem]) -> dict[str, str]:
+    """Exact guid -> legacy guid of the items whose two forms differ (``store.plan``)."""
+    return guid_aliases(item.guid for item in items)
 
 
 def _item_problems(items: Iterable[RawItem], where: str) -> list[str]:

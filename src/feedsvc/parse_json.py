@@ -178,13 +178,14 @@ class _Fields:
         return [entry.strip() for entry in value if isinstance(entry, str) and entry.strip()]
 
     def id(self, key: str) -> str | None:
-        """An id: a string, or a number coerced to one (JSON Feed 1.1 asks readers to)."""
+        """An id: a string as written (ids are compared exactly: " a" is not "a"), or a
+        number coerced to one (JSON Feed 1.1 asks readers to)."""
         value = self.source.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, float) and math.isfinite(value):
             return str(int(value)) if value.is_integer() else repr(value)
-        return self.text(key)
+        return self.raw_text(key)
 
 
 def _authors(fields: _Fields) -> str | None:

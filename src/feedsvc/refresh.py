@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from feedsvc.backoff import next_fetch_at
 from feedsvc.errors import FetchError, SourceError, StoreError
 from feedsvc.extract import (
+    aliases_of,
     bylines,
     content_digest,
     listed_guids,
@@ -245,6 +246,7 @@ def _stages(
             digest,
             listing=listed_guids(fetched.listing),
             homes=parsed.homes,
+            aliases=aliases_of(parsed.items),
         )
     except (SourceError, StoreError) as exc:
         retry_after = None

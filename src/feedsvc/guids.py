@@ -1,0 +1,95 @@
+"""A source's guid as the store keeps it: exact, storable, and what earlier releases kept.
+
+A guid identifies an item within its source (issue 10), so two guids that
+differ in any way are two items: ``"a  b"`` and ``"a b"``, ``"x&amp;y"`` and
+``"x&y"``, ``"a\\x01"`` and ``"a"``. The guid is therefore kept exactly as the
+parser handed it over, byte for byte, except for what no database can hold:
+NUL (PostgreSQL's ``text`` refuses it) and lone surrogates (no UTF-8 encoder
+accepts them; a wire file name that is not UTF-8 holds them). Each of those
+becomes ``ESCAPE`` and its four hex digits, and so does ``ESCAPE`` itself, so
+the escaping is reversible and injective: distinct guids stay distinct.
+``ESCAPE`` is a control character (U+001B) that releases before this one
+removed from every guid, so a guid stored by them is its own exact form
+unless it was one of the changed ones.
+
+A guid with nothing visible in it (only spaces or controls) is no guid: the
+item is identified by its link, else its words, as before. A guid longer
+than ``MAX_GUID_BYTES`` is kept as its hash (it is a database key, and
+PostgreSQL refuses index entries over about 2.7 KB).
+
+Before this policy, guids were read as plain text (controls dropped, entities
+decoded, spaces collapsed); ``legacy_guid`` is that reading, kept so that a
+copy stored under it is adopted by its item's exact guid instead of being
+duplicated (``store.plan``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from feedsvc.text import without_controls
+
+__all__ = [
+    "ESCAPE",
+    "HASHED_PREFIX",
+    "MAX_GUID_BYTES",
+    "exact_guid",
+    "guid_aliases",
+    "legacy_guid",
+    "storable",
+]
+
+MAX_GUID_BYTES = 1024
+"""UTF-8 bytes of a guid kept as written; a longer one is kept as its SHA-256."""
+ESCAPE = "\x1b"
+HASHED_PREFIX = "sha256-guid:"
+
+_UNSTORABLE = re.compile("[\x00\x1b\ud800-\udfff]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"{ESCAPE}{ord(match.group(0)):04x}"
+
+
+def storable(text: str) -> str:
+    """``text`` with NUL, lone surrogates and ``ESCAPE`` written as ``ESCAPE`` + 4 hex digits."""
+    return _UNSTORABLE.sub(_escaped, text)
+
+
+def _bounded(guid: str) -> str:
+    data = guid.encode("utf-8")
+    if len(data) > MAX_GUID_BYTES:
+        return HASHED_PREFIX + hashlib.sha256(data).hexdigest()
+    return guid
+
+
+def legacy_guid(raw: str | None) -> str | None:
+    """The guid as releases before exact guids stored it (plain text, hashed when long)."""
+    if not raw:
+        return None
+    text = _WHITESPACE.sub(" ", without_controls(raw)).strip()
+    return _bounded(text) if text else None
+
+
+def exact_guid(raw: str | None) -> str | None:
+    """The guid as stored: exact but storable (see the module); None when it shows nothing."""
+    if not raw or legacy_guid(raw) is None:
+        return None
+    return _bounded(storable(raw))
+
+
+def guid_aliases(raws: Iterable[str | None]) -> dict[str, str]:
+    """Exact guid -> legacy guid, for each raw guid whose two forms differ.
+
+    What the planner needs to adopt copies stored by earlier releases.
+    """
+    aliases: dict[str, str] = {}
+    for raw in raws:
+        exact = exact_guid(raw)
+        legacy = legacy_guid(raw)
+        if exact is not None and legacy is not None and exact != legacy:
+            aliases.setdefault(exact, legacy)
+    return aliases
