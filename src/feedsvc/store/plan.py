@@ -29,8 +29,8 @@ A guid this source never sent may be one an earlier release stored under
 another form (``aliases``: exact guid -> that legacy form, see
 ``feedsvc.guids``): the stored copy is then **adopted**, as if sent before
 under the exact guid (its row takes the exact guid, keeping its id and its
-story), unless the batch brings the legacy guid itself, which then is that
-copy's. A new copy whose id is already a stored copy's (one adopted under
+story); when several guids claim one stored copy, ``_match`` says whose it
+is, and the others are new. A new copy whose id is already a stored copy's (one adopted under
 another guid) gets a suffixed one: ids are given once and found by guid.
 
 With a folder ``listing``, a present copy whose file is listed no more (and is
@@ -199,15 +199,27 @@ class _Sighting:
 def _match(
     firsts: Mapping[str, Article], known: Mapping[str, KnownCopy], aliases: Mapping[str, str]
 ) -> dict[str, str]:
-    """Each batch guid's known copy: its own, else the legacy one it adopts (once)."""
+    """Each batch guid's known copy: its own, else the legacy one it adopts.
+
+    Several guids of the batch may claim one legacy copy (an earlier release
+    stored only the first of them, the others were lost in it): the copy goes
+    to the one whose version it holds (same fingerprint), else to the legacy
+    guid itself when the batch sends it, else to the first claimant. The
+    others are new items.
+    """
     matched = {guid: guid for guid in firsts if guid in known}
-    adopted: set[str] = set()
+    claims: dict[str, list[str]] = {}
     for guid in firsts:
         old = aliases.get(guid)
-        if guid in known or old is None or old not in known or old in firsts or old in adopted:
-            continue
-        matched[guid] = old
-        adopted.add(old)
+        if guid not in known and old is not None and old != guid and old in known:
+            claims.setdefault(old, []).append(guid)
+    for old, claimants in claims.items():
+        candidates = [old, *claimants] if old in firsts else claimants
+        stored = known[old].fingerprint
+        heir = next((g for g in candidates if firsts[g].fingerprint == stored), candidates[0])
+        if heir != old:
+            matched.pop(old, None)
+            matched[heir] = old
     return matched
 
 
