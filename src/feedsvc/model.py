@@ -134,7 +134,8 @@ class Fetched:
     """For a folder: the name of every wire file present now, read this time or not.
 
     A copy whose file is not listed was deleted, and is withdrawn; ``None``
-    (a feed) means items that scroll out of the document are left alone.
+    (a feed, or a folder listing no file that may be an unmounted share:
+    ``fetch.folder``) means what is not in the documents is left alone.
     """
 
 

@@ -45,6 +45,7 @@ from feedsvc.extract import (
     rules_digest,
     taken,
 )
+from feedsvc.fetch.folder import EMPTIED_MARKER
 from feedsvc.model import Catalog, Fetched, FileStat, Source, SourceResult, Validators
 from feedsvc.store import Claim, Store
 from feedsvc.text import one_line
@@ -224,6 +225,7 @@ def _stages(
             store.record_not_modified(source.id, status, now, elapsed_ms())
             log.info("source=%s outcome=not_modified status=%s", source.id, status)
             return _not_modified(source, fetched)
+        _refuse_an_unexplained_empty_folder(source, fetched, store)
         digest = content_digest(fetched, source, catalog, keep)
         if state is not None and state.content_digest == digest:
             # the same bytes under the same rules: parsing again would store nothing
@@ -299,6 +301,28 @@ def _stages(
         status=status,
         max_age=fetched.max_age,
     )
+
+
+def _refuse_an_unexplained_empty_folder(source: Source, fetched: Fetched, store: Store) -> None:
+    """A folder that lists no wire file while stories of it are stored fails the source.
+
+    An unmounted share's mount point, or a share not there yet, is an empty
+    folder; withdrawing every story of the source on its word would be the
+    worst answer, so nothing is withdrawn (the reader gave no listing) and
+    the operator is told why. A folder emptied on purpose says so with
+    ``EMPTIED_MARKER``, and its stories are withdrawn as deleting each file
+    would. Checked before the content digest, so every read while the share
+    is missing says so again.
+    """
+    if source.kind != "files" or fetched.listing is not None:
+        return
+    stored = store.count_articles(source=source.id)
+    if stored:
+        raise FetchError(
+            f"folder {source.path} holds no wire file, but {stored} stories of it are "
+            "stored: nothing withdrawn (an unmounted share looks like this); to withdraw "
+            f"them, leave a file named {EMPTIED_MARKER} in the folder"
+        )
 
 
 def _not_modified(source: Source, fetched: Fetched) -> SourceResult:
