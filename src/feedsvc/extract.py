@@ -17,6 +17,7 @@ from feedsvc.guids import guid_aliases, legacy_guid
 from feedsvc.model import Article, Catalog, Fetched, RawItem, Source
 from feedsvc.normalise import article_guid, normalise
 from feedsvc.parse import parse_feed
+from feedsvc.text import one_line
 from feedsvc.urls import canonical_url
 from feedsvc.wire import read_wire
 
@@ -24,6 +25,13 @@ RULES_VERSION = "4"  # bump when parsing or normalising changes what a body yiel
 # 2: media (enclosures, lead image), JSON Feed sources
 # 3: attribution, summaries of whole blocks, text ceilings, origin, corrections
 # 4: exact guids (feedsvc.guids): every body and file is read again, and adopts its copy
+
+
+MAX_PROBLEMS = 50
+"""Problem lines one fetch reports one by one; past them, one line counts the rest."""
+PROBLEM_LENGTH = 300
+"""Characters of one problem line (it may quote a guid or a file name a stranger chose)."""
+_LABEL_LENGTH = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +95,29 @@ def aliases_of(items: Iterable[RawItem]) -> dict[str, str]:
 def _item_problems(items: Iterable[RawItem], where: str) -> list[str]:
     """What was wrong with items that are still stored, each named by file or guid."""
     return [
-        f"{item.guid or where}: {problem}"
+        f"{one_line(item.guid or where, _LABEL_LENGTH)}: {problem}"
         for item in items
         for problem in item.problems
     ]
+
+
+def bounded_problems(lines: Iterable[str]) -> tuple[str, ...]:
+    """A fetch's problems as the result, the notes and ``feedsvc ingest`` show them.
+
+    Each on one line of at most ``PROBLEM_LENGTH`` characters, at most
+    ``MAX_PROBLEMS`` of them and one more counting the rest: a feed of
+    10,000 broken items costs one line per item nowhere.
+    """
+    kept: list[str] = []
+    more = 0
+    for line in lines:
+        if len(kept) < MAX_PROBLEMS:
+            kept.append(one_line(line, PROBLEM_LENGTH))
+        else:
+            more += 1
+    if more:
+        kept.append(f"and {more} more problems")
+    return tuple(kept)
 
 
 def normalise_all(
@@ -106,8 +133,29 @@ def normalise_all(
         try:
             articles.append(normalise(item, source, catalog.desks, catalog.topics, seen))
         except ParseError as exc:
-            problems.append(f"item {item.guid or item.url or item.title[:40]!r}: {exc}")
+            label = one_line(item.guid or item.url or item.title, _LABEL_LENGTH)
+            problems.append(f"item {label!r}: {exc}")
     return articles, problems
+
+
+def distinct(articles: Iterable[Article]) -> tuple[list[Article], list[str]]:
+    """The first article of each guid; each later one is a problem line.
+
+    Done before ``taken``, so a repeated item does not take the place of a
+    genuine one under ``max_items``. (The planner skips a repeat too, for
+    callers that hand it a batch directly.)
+    """
+    firsts: list[Article] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for article in articles:
+        if article.guid in seen:
+            label = one_line(article.guid, _LABEL_LENGTH)
+            problems.append(f"item {label!r}: its guid came earlier in this fetch; skipped")
+            continue
+        seen.add(article.guid)
+        firsts.append(article)
+    return firsts, problems
 
 
 def bylines(catalog: Catalog) -> tuple[str, ...]:

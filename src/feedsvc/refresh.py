@@ -37,8 +37,10 @@ from feedsvc.backoff import next_fetch_at
 from feedsvc.errors import FetchError, SourceError, StoreError
 from feedsvc.extract import (
     aliases_of,
+    bounded_problems,
     bylines,
     content_digest,
+    distinct,
     listed_guids,
     normalise_all,
     parse_fetched,
@@ -237,6 +239,7 @@ def _stages(
             return _not_modified(source, fetched)
         parsed = parse_fetched(fetched, source, bylines(catalog))
         articles, problems = normalise_all(parsed.items, source, catalog, now)
+        articles, repeated = distinct(articles)
         articles, left_out = taken(articles, source, keep, now)
         stored = store.save_batch(
             source.id,
@@ -267,7 +270,7 @@ def _stages(
             retry_after=retry_after,
         )
     _remember_files(store, source, rules, known, fetched)
-    all_problems = (*parsed.problems, *problems, *left_out)
+    all_problems = bounded_problems((*parsed.problems, *problems, *repeated, *left_out))
     try:
         store.save_notes(source.id, all_problems, stored.merges, now)
     except StoreError:  # the articles are stored; only what is shown about them is lost
