@@ -78,3 +78,10 @@ def test_aliases_name_only_guids_whose_forms_differ() -> None:
         "a  b": "a b",
         f"x{ESCAPE}0000": "x",
     }
+
+
+def test_a_guid_an_earlier_release_was_handed_escaped_is_its_alias() -> None:
+    """feedparser's loose parser (a malformed feed) handed ids over XML-escaped."""
+    pair = ("https://e.x/?a=1&b=2", "https://e.x/?a=1&amp;b=2")
+    assert guid_aliases([pair]) == {pair[0]: pair[1]}
+    assert guid_aliases([("same", None)]) == {}

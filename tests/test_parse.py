@@ -380,3 +380,21 @@ def test_parse_date_never_raises(raw: str) -> None:
 )
 def test_person_name(raw: str | None, expected: str | None) -> None:
     assert person_name(raw) == expected
+
+
+LOOSE_GUIDS = ["https://e.x/?a=1&amp;b=2", "x&amp;amp;y", "x&lt;y", "a&#38;b", "q&quot;", "plain"]
+
+
+@pytest.mark.parametrize("written", LOOSE_GUIDS)
+def test_a_guid_is_the_same_whether_the_document_is_well_formed_or_not(written: str) -> None:
+    """A malformed document goes to feedparser's loose parser, which leaves ids escaped."""
+
+    def guid_of(broken: str) -> str | None:
+        body = (
+            "<rss version='2.0'><channel><title>t</title><item><title>t</title>"
+            f"<guid isPermaLink='false'>{written}</guid></item>{broken}</channel></rss>"
+        )
+        (item,) = parse_feed(Document(name="https://e.x/f", content=body.encode())).items
+        return item.guid
+
+    assert guid_of("<x>\x01</x>") == guid_of("")

@@ -89,7 +89,7 @@ def listed_guids(listing: Iterable[str] | None) -> frozenset[str] | None:
 
 def aliases_of(items: Iterable[RawItem]) -> dict[str, str]:
     """Exact guid -> legacy guid of the items whose two forms differ (``store.plan``)."""
-    return guid_aliases(item.guid for item in items)
+    return guid_aliases((item.guid, item.given_guid) for item in items)
 
 
 def _item_problems(items: Iterable[RawItem], where: str) -> list[str]:

@@ -81,15 +81,17 @@ def exact_guid(raw: str | None) -> str | None:
     return _bounded(storable(raw))
 
 
-def guid_aliases(raws: Iterable[str | None]) -> dict[str, str]:
+def guid_aliases(raws: Iterable[str | tuple[str | None, str | None] | None]) -> dict[str, str]:
     """Exact guid -> legacy guid, for each raw guid whose two forms differ.
 
-    What the planner needs to adopt copies stored by earlier releases.
+    What the planner needs to adopt copies stored by earlier releases. A raw
+    guid may be a pair (guid, the form an earlier release was handed instead).
     """
     aliases: dict[str, str] = {}
-    for raw in raws:
+    for entry in raws:
+        raw, given = entry if isinstance(entry, tuple) else (entry, entry)
         exact = exact_guid(raw)
-        legacy = legacy_guid(raw)
+        legacy = legacy_guid(given if given is not None else raw)
         if exact is not None and legacy is not None and exact != legacy:
             aliases.setdefault(exact, legacy)
     return aliases

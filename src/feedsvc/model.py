@@ -211,6 +211,9 @@ class RawItem:
     """A wire article's ``Correction :`` line: a note shown with the story."""
     problems: tuple[str, ...] = ()
     """What was wrong with this item but did not stop it (an unreadable date line)."""
+    given_guid: str | None = None
+    """The guid as the parser handed it over, when ``guid`` differs from it (feedparser's
+    loose parser leaves it XML-escaped): what releases before exact guids stored."""
 
     @property
     def is_empty(self) -> bool:

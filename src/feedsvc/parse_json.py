@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard, TypeVar
 
+from feedsvc.classify import kept_categories
 from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
 from feedsvc.media import MAX_RAW_ENCLOSURES, read_duration, read_length
@@ -229,14 +230,6 @@ def _attachments(fields: _Fields) -> tuple[Enclosure, ...]:
     return tuple(found)
 
 
-def _categories(tags: list[str]) -> tuple[str, ...]:
-    """Tags as written, each once: "Politics" and "politics" are one (as for RSS)."""
-    seen: dict[str, str] = {}
-    for tag in tags:
-        seen.setdefault(tag.casefold(), tag)
-    return tuple(seen.values())
-
-
 def _item(
     entry: Mapping[str, Any], feed_author: str | None, language: str | None, base: str
 ) -> tuple[RawItem, list[str]]:
@@ -252,7 +245,7 @@ def _item(
         summary_html=html.escape(summary, quote=False) if summary else None,
         content_html=content_html or (_text_as_html(content_text) if content_text else None),
         author=_authors(fields) or feed_author,
-        categories=_categories(fields.strings("tags")),
+        categories=kept_categories(fields.strings("tags")),
         published=parse_date(fields.text("date_published")),
         updated=parse_date(fields.text("date_modified")),
         language=fields.text("language") or language,
