@@ -21,6 +21,7 @@ import re
 import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import unescape as xml_unescape
 
@@ -407,6 +408,7 @@ def _raw_item(
     enclosures, image = entry_media(entry, (lambda link: join(doc.name, link)) if xml_base else str)
     given = _get(entry, "id")
     guid = _guid(given, loose)
+    published, updated, problems = _entry_dates(entry)
     return RawItem(
         guid=guid,
         given_guid=given if isinstance(given, str) and guid and given != guid else None,
@@ -417,9 +419,8 @@ def _raw_item(
         content_html=_as_html(content),
         author=_author(entry) or _author(feed),
         categories=_categories(entry),
-        published=parse_date(_get(entry, "published"), _get(entry, "published_parsed"))
-        or parse_date(_get(entry, "created"), _get(entry, "created_parsed")),
-        updated=parse_date(_get(entry, "updated"), _get(entry, "updated_parsed")),
+        published=published,
+        updated=updated,
         language=_first(
             _get(entry, "language"),
             _get(title, "language"),
@@ -431,7 +432,41 @@ def _raw_item(
         origin=(_origin(source, doc) if source else None) or feed_origin,
         enclosures=enclosures,
         image=image,
+        problems=problems,
     )
+
+
+_SHOWN_DATE = 40
+
+
+def _entry_dates(
+    entry: Mapping[str, Any],
+) -> tuple[datetime | None, datetime | None, tuple[str, ...]]:
+    """Published (else created) and updated; a date that cannot be read is a problem.
+
+    The item is still read: it borrows its other date, else it is dated when
+    first seen, and the problem says which (as for JSON Feed and wire files).
+    """
+    read: list[datetime | None] = []
+    unread: list[tuple[str, str]] = []
+    for names in (("published", "created"), ("updated",)):
+        value, failed = None, None
+        for name in names:
+            text = _get(entry, name)
+            value = parse_date(text, _get(entry, f"{name}_parsed"))
+            if value is not None:
+                break
+            if failed is None and isinstance(text, str) and text.strip():
+                failed = (name, text)
+        read.append(value)
+        if value is None and failed is not None:
+            unread.append(failed)
+    outcome = "ignored" if any(value is not None for value in read) else "dated when first seen"
+    problems = tuple(
+        f"date {name!r} not understood ({one_line(text, _SHOWN_DATE)!r}): {outcome}"
+        for name, text in unread
+    )
+    return read[0], read[1], problems
 
 
 def _feed_title(feed: Mapping[str, Any]) -> str | None:
