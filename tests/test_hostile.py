@@ -1472,11 +1472,43 @@ def test_an_item_with_thousands_of_categories_costs_what_a_hundred_do(body: byte
     assert len(item.categories) <= MAX_CATEGORIES
 
 
-def test_a_huge_author_name_is_credited_within_its_ceiling() -> None:
-    name = "Dr. " + "Very Long Name " * 5000
-    body = rss(rss_item("author", "By a long name", extra=f"<author>{name}</author>"))
-    (item,) = parse_feed(Document(name="https://news.example/feed", content=body)).items
-    article = normalise(item, CORPUS_SOURCE, DESKS, TOPICS, datetime(2025, 7, 1, tzinfo=UTC))
+_AT_SIGNS = "a@" * 500_000  # an address-like name: person_name's patterns once took hours
+_CREATORS = "".join(f"<dc:creator>Person {n}</dc:creator>" for n in range(10_000))
+# (id, the feed): each item's credit
+AUTHOR_BOMBS = [
+    ("a long name", rss(rss_item("a", "A", extra=f"<author>Dr. {'Long Name ' * 5000}</author>"))),
+    ("1 MB of a@", rss(rss_item("b", "B", extra=f"<author>{_AT_SIGNS}</author>"))),
+    ("10,000 creators", rss(rss_item("c", "C", extra=_CREATORS), "", _DC)),
+    (
+        "JSON: 1 MB of a@ and 10,000 authors",
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "J",
+                "items": [
+                    {
+                        "id": "d",
+                        "title": "D",
+                        "authors": [{"name": _AT_SIGNS}]
+                        + [{"name": f"P{n}"} for n in range(10_000)],
+                    }
+                ],
+            }
+        ).encode(),
+    ),
+]
+
+
+@pytest.mark.parametrize("body", [r[1] for r in AUTHOR_BOMBS], ids=[r[0] for r in AUTHOR_BOMBS])
+def test_a_hostile_author_is_credited_within_its_ceiling(body: bytes) -> None:
+    # A safety net, not a timing assertion: a quadratic pattern would run for hours.
+    faulthandler.dump_traceback_later(120, exit=True)
+    try:
+        (item,) = parse_feed(Document(name="https://news.example/feed", content=body)).items
+        now = datetime(2025, 7, 1, tzinfo=UTC)
+        article = normalise(item, CORPUS_SOURCE, DESKS, TOPICS, now)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     assert article.author is not None and 0 < len(article.author) <= AUTHOR_LIMIT
 
 

@@ -37,7 +37,7 @@ from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
 from feedsvc.media import MAX_RAW_ENCLOSURES, read_duration, read_length
 from feedsvc.model import Document, Enclosure, ParsedFeed, RawItem
-from feedsvc.text import RAW_TEXT_LIMIT, error_line, one_line, person_name, stripped
+from feedsvc.text import MAX_AUTHORS, RAW_TEXT_LIMIT, error_line, one_line, person_name, stripped
 from feedsvc.urls import is_http, join
 
 __all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_ITEMS", "MAX_PROBLEMS", "parse_json_feed"]
@@ -53,11 +53,6 @@ MAX_ITEMS = 10_000
 
 MAX_PROBLEMS = 50
 """Per-item problems listed one by one; the rest are counted in one more line."""
-
-MAX_AUTHORS = 20
-"""People of one ``authors`` array read; the rest are ignored (the credit has its own
-ceiling, ``text.AUTHOR_LIMIT``, but the list must not cost time in proportion to its
-length)."""
 
 T = TypeVar("T")
 
