@@ -283,7 +283,7 @@ def histories(draw: st.DrawFn) -> list[Run]:
     those read (a partial read), so its copies are withdrawn and come back.
     The runs before ``upgrade`` are those of a release that stored guids in
     their legacy form; those after it send exact guids with their aliases,
-    and list each file under both forms (as ``extract.listed_guids``).
+    the listed files' too (as ``extract.aliases_of``).
     """
     runs: list[Run] = []
     count = draw(st.integers(min_value=1, max_value=6))
@@ -300,6 +300,6 @@ def histories(draw: st.DrawFn) -> list[Run]:
             listing = None if names is None else {legacy(name) for name in names}
             runs.append((source, batch, listing, {}))
         else:
-            listing = None if names is None else names | {legacy(name) for name in names}
-            runs.append((source, batch, listing, aliases_of(a.guid for a in batch)))
+            aliases = aliases_of([*(a.guid for a in batch), *(names or ())])
+            runs.append((source, batch, names, aliases))
     return runs

@@ -69,7 +69,7 @@ def store_as_an_earlier_release(
         articles.append(dataclasses.replace(article, guid=guid, id=article_id(source.id, guid)))
     listing = None
     if fetched.listing is not None:
-        listing = {legacy_guid(name) or name for name in fetched.listing}
+        listing = {legacy_guid(name) or name for name in fetched.listing}  # as it read names
     store.save_batch(source.id, articles, Validators(), None, now, listing=listing)
 
 
@@ -140,9 +140,48 @@ def test_a_wire_folder_whose_names_differ_by_spaces_or_bytes_keeps_every_story(
     result = fetch_and_store(source, catalog, store, fetch.fetch, now + timedelta(hours=2))
     assert result.ok and (result.new, result.withdrawn) == (1, 0), result.line()
 
-    (inbox / "x  y.txt").unlink()  # deleting one twin retracts its story only
+    twin_id = by_guid(store, "w")["x y.txt"]
+    twin.unlink()  # deleting one twin retracts its story only
     result = fetch_and_store(source, catalog, store, fetch.fetch, now + timedelta(hours=3))
     assert result.ok and result.withdrawn == 1, result.line()
-    left = by_guid(store, "w")
-    assert "x y.txt" in left and "x  y.txt" not in left
-    assert [a.id for a in store.list_articles(source="w", retracted=True)] == [before["x y.txt"]]
+    assert "x  y.txt" in by_guid(store, "w") and "x y.txt" not in by_guid(store, "w")
+    assert [a.id for a in store.list_articles(source="w", retracted=True)] == [twin_id]
+
+    (inbox / "x  y.txt").unlink()  # and the other, the story stored by the earlier release
+    result = fetch_and_store(source, catalog, store, fetch.fetch, now + timedelta(hours=4))
+    assert result.ok and result.withdrawn == 1, result.line()
+    retracted = {a.id for a in store.list_articles(source="w", retracted=True)}
+    assert retracted == {twin_id, before["x y.txt"]}
+
+
+def test_a_folder_read_in_part_keeps_the_stories_of_files_not_read_yet(
+    store: Store, catalog: Catalog, fetch: Fetcher, now: datetime, tmp_path: Path
+) -> None:
+    """One read takes at most max_items files: the others' legacy copies wait, not withdrawn."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n in range(4):
+        path = inbox / f"story  {n}.txt"
+        path.write_text(f"Story {n}\n\nA paragraph.\n", encoding="utf-8")
+        settle(path)
+    source = Source(
+        id="w", kind="files", desk="nym", every=timedelta(minutes=5), path=inbox, max_items=2
+    )
+    catalog = with_sources(catalog, source)
+    store.sync_sources(catalog.sources.values(), now)
+    read = fetch.fetch(source, Validators())  # the earlier release read it in two goes
+    store_as_an_earlier_release(store, source, catalog, read, now)
+    rest = fetch.fetch(source, Validators(files=read.validators.files))
+    store_as_an_earlier_release(store, source, catalog, rest, now)
+    before = by_guid(store, "w")
+    assert len(before) == 4 and all("  " not in guid for guid in before)
+
+    first = fetch_and_store(source, catalog, store, fetch.fetch, now + timedelta(hours=1))
+    assert first.ok and (first.new, first.withdrawn, first.unchanged) == (0, 0, 2), first.line()
+    assert len(by_guid(store, "w")) == 4
+    second = fetch_and_store(source, catalog, store, fetch.fetch, now + timedelta(hours=2))
+    assert second.ok and (second.new, second.withdrawn) == (0, 0), second.line()
+    after = by_guid(store, "w")
+    assert set(after) == {f"story  {n}.txt" for n in range(4)}
+    assert sorted(after.values()) == sorted(before.values())
+

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from feedsvc.errors import ParseError
-from feedsvc.guids import guid_aliases, legacy_guid
+from feedsvc.guids import guid_aliases
 from feedsvc.model import Article, Catalog, Fetched, RawItem, Source
 from feedsvc.normalise import article_guid, normalise
 from feedsvc.parse import parse_feed
@@ -72,24 +72,28 @@ def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> P
 
 
 def listed_guids(listing: Iterable[str] | None) -> frozenset[str] | None:
-    """A folder's listing as every guid its files' copies may be stored under.
+    """A folder's listing as the guids its files' copies are stored under.
 
     A wire file's guid is its name read like any guid (``feedsvc.guids``:
     exact but storable, a huge name hashed), so the store must compare the
     listing in that form: a raw name would make such a file look deleted.
-    The legacy form of each name counts too: a copy an earlier release
-    stored under it stays until its file is read again and adopts it.
     """
     if listing is None:
         return None
-    names = list(listing)
-    exact = {article_guid(RawItem(guid=name), None) for name in names}
-    return frozenset(exact | {g for g in map(legacy_guid, names) if g is not None})
+    return frozenset(article_guid(RawItem(guid=name), None) for name in listing)
 
 
-def aliases_of(items: Iterable[RawItem]) -> dict[str, str]:
-    """Exact guid -> legacy guid of the items whose two forms differ (``store.plan``)."""
-    return guid_aliases((item.guid, item.given_guid) for item in items)
+def aliases_of(items: Iterable[RawItem], listing: Iterable[str] | None = None) -> dict[str, str]:
+    """Exact guid -> legacy guid where they differ, of the items and of a folder's files.
+
+    What the planner needs to adopt copies an earlier release stored under
+    the legacy form, and to leave alone the copy of a listed file that has
+    not been read again since (``store.plan``).
+    """
+    aliases = guid_aliases((item.guid, item.given_guid) for item in items)
+    for exact, legacy in guid_aliases(listing or ()).items():
+        aliases.setdefault(exact, legacy)
+    return aliases
 
 
 def _item_problems(items: Iterable[RawItem], where: str) -> list[str]:

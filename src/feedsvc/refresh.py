@@ -251,7 +251,7 @@ def _stages(
             digest,
             listing=listed_guids(fetched.listing),
             homes=parsed.homes,
-            aliases=aliases_of(parsed.items),
+            aliases=aliases_of(parsed.items, fetched.listing),
         )
     except (SourceError, StoreError) as exc:
         retry_after = None

@@ -34,7 +34,8 @@ is, and the others are new. A new copy whose id is already a stored copy's (one 
 another guid) gets a suffixed one: ids are given once and found by guid.
 
 With a folder ``listing``, a present copy whose file is listed no more (and is
-not in the batch) is **withdrawn**; a listed file not in the batch is left
+not in the batch, nor the legacy form of a listed file not stored under its
+exact name yet) is **withdrawn**; a listed file not in the batch is left
 alone (a folder read may be partial). A stored copy whose URL the batch now
 shares with another copy of this source loses its identity URL (and its story
 too, when no other copy holds it). Every story touched is settled again
@@ -251,10 +252,21 @@ def _sight(
             firsts[guid] = replace(article, id=wanted)
     claimed = set(matched.values())
     listed = None if listing is None else frozenset(listing)  # a folder may hold 100,000
+    # a listed file whose copy is not stored under its exact name yet may have
+    # one under the legacy form: it stays until the file is read and adopts it
+    unread = (
+        set()
+        if listed is None
+        else {old for new, old in aliases.items() if new in listed and new not in known}
+    )
     withdrawn = tuple(
         guid
         for guid, copy in known.items()
-        if listed is not None and copy.present and guid not in listed and guid not in claimed
+        if listed is not None
+        and copy.present
+        and guid not in listed
+        and guid not in claimed
+        and guid not in unread
     )
     gone = set(withdrawn)
     urls = {
