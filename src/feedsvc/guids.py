@@ -3,14 +3,17 @@
 A guid identifies an item within its source (issue 10), so two guids that
 differ in any way are two items: ``"a  b"`` and ``"a b"``, ``"x&amp;y"`` and
 ``"x&y"``, ``"a\\x01"`` and ``"a"``. The guid is therefore kept exactly as the
-parser handed it over, byte for byte, except for what no database can hold:
-NUL (PostgreSQL's ``text`` refuses it) and lone surrogates (no UTF-8 encoder
-accepts them; a wire file name that is not UTF-8 holds them). Each of those
-becomes ``ESCAPE`` and its four hex digits, and so does ``ESCAPE`` itself, so
-the escaping is reversible and injective: distinct guids stay distinct.
-``ESCAPE`` is a control character (U+001B) that releases before this one
-removed from every guid, so a guid stored by them is its own exact form
-unless it was one of the changed ones.
+parser handed it over, character for character, except for what cannot be
+stored or shown safely: lone surrogates (no UTF-8 encoder accepts them; a
+wire file name that is not UTF-8 holds them), NUL (PostgreSQL's ``text``
+refuses it) and the other control characters (C0, DEL, C1: a guid is printed
+by ``feedsvc articles --json``, and a C1 CSI would drive the operator's
+terminal). Each of those becomes ``ESCAPE`` and its four hex digits, and so
+does ``ESCAPE`` itself, so the escaping is reversible and injective:
+distinct guids stay distinct, and a stored guid is printable. ``ESCAPE`` is
+U+241B (the printable symbol for escape), which no real guid holds, and
+releases before this one dropped every control character, so a guid they
+stored is its own exact form unless it was one of the changed ones.
 
 A guid with nothing visible in it (only spaces or controls) is no guid: the
 item is identified by its link, else its words, as before. A guid longer
@@ -43,10 +46,10 @@ __all__ = [
 
 MAX_GUID_BYTES = 1024
 """UTF-8 bytes of a guid kept as written; a longer one is kept as its SHA-256."""
-ESCAPE = "\x1b"
+ESCAPE = "\u241b"
 HASHED_PREFIX = "sha256-guid:"
 
-_UNSTORABLE = re.compile("[\x00\x1b\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u241b]")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -55,7 +58,7 @@ def _escaped(match: re.Match[str]) -> str:
 
 
 def storable(text: str) -> str:
-    """``text`` with NUL, lone surrogates and ``ESCAPE`` written as ``ESCAPE`` + 4 hex digits."""
+    """``text`` with controls, lone surrogates and ``ESCAPE`` written as ``ESCAPE`` + 4 hex."""
     return _UNSTORABLE.sub(_escaped, text)
 
 
