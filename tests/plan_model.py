@@ -11,7 +11,7 @@ folder whose files come and go.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -118,11 +118,16 @@ class Tables:
         }
 
     def read_and_plan(
-        self, source: str, batch: Sequence[Article], now: datetime, listing: set[str] | None
+        self,
+        source: str,
+        batch: Sequence[Article],
+        now: datetime,
+        listing: set[str] | None,
+        aliases: Mapping[str, str] | None = None,
     ) -> Plan:
         """What ``store.batches`` reads for the planner, read from the model."""
         known = self.known(source)
-        needs = lookups_for(batch, known, listing, HOMES[source])
+        needs = lookups_for(batch, known, listing, HOMES[source], aliases)
         claimed = {s for s, state in self.stories.items() if state.identity in needs.identities}
         return plan_batch(
             source,
@@ -133,6 +138,7 @@ class Tables:
             now,
             listing=listing,
             homes=HOMES[source],
+            aliases=aliases,
         )
 
     def apply(self, plan: Plan, now: datetime) -> None:
@@ -151,6 +157,10 @@ class Tables:
             holders = {s for s, st in self.stories.items() if identity and st.identity == identity}
             assert holders <= {write.state.id}, f"{identity} is already {holders}'s"
             self.stories[write.state.id] = write.state
+        for copy_id, guid in plan.renamed:
+            row = self.copies[copy_id]
+            assert guid not in self.known(row.source), "a guid renamed onto another copy's"
+            row.guid = guid
         for insert in plan.inserts:
             article = insert.article
             assert article.id not in self.copies, "duplicate copy id"
@@ -194,6 +204,8 @@ class Tables:
     def check(self) -> None:
         """What holds between the tables whatever happened."""
         seen: set[tuple[str, str]] = set()
+        guids = [(row.source, row.guid) for row in self.copies.values()]
+        assert len(set(guids)) == len(guids), "two copies of one source share a guid"
         for row in self.copies.values():
             assert (row.story, row.source) not in seen, "two copies of one source in a story"
             seen.add((row.story, row.source))
@@ -226,11 +238,30 @@ HOMES: dict[str, frozenset[str]] = {
 _URLS = (None, "https://x/1", "https://x/2", "https://x/home", "https://x/")
 
 
+GUIDS = ("g1", "g2", "g3", "g 4", "g  4", "g   4")
+"""Exact guids; the last three share one legacy form (``legacy``)."""
+
+
+def legacy(guid: str) -> str:
+    """The model's legacy reading of a guid (as ``guids.legacy_guid``: spaces collapsed)."""
+    return " ".join(guid.split())
+
+
+def aliases_of(guids: Iterable[str]) -> dict[str, str]:
+    return {guid: legacy(guid) for guid in guids if legacy(guid) != guid}
+
+
+def as_legacy(article: Article) -> Article:
+    """The article as a release before exact guids normalised it."""
+    guid = legacy(article.guid)
+    return dataclasses.replace(article, guid=guid, id=f"{article.source}:{guid}")
+
+
 @st.composite
 def articles(draw: st.DrawFn, source: str) -> Article:
     url = None if source == "files" else draw(st.sampled_from(_URLS))
     return art(
-        guid=draw(st.sampled_from(("g1", "g2", "g3", "g4"))),
+        guid=draw(st.sampled_from(GUIDS)),
         url=url,
         fp=draw(st.sampled_from(("f1", "f2", "f3"))),
         desk=draw(st.sampled_from(("nym", "europe"))),
@@ -241,7 +272,7 @@ def articles(draw: st.DrawFn, source: str) -> Article:
     )
 
 
-Run = tuple[str, list[Article], set[str] | None]
+Run = tuple[str, list[Article], set[str] | None, dict[str, str]]
 
 
 @st.composite
@@ -250,14 +281,25 @@ def histories(draw: st.DrawFn) -> list[Run]:
 
     ``files`` is a folder: each run lists the files present, a superset of
     those read (a partial read), so its copies are withdrawn and come back.
+    The runs before ``upgrade`` are those of a release that stored guids in
+    their legacy form; those after it send exact guids with their aliases,
+    the listed files' too (as ``extract.aliases_of``).
     """
     runs: list[Run] = []
-    for _ in range(draw(st.integers(min_value=1, max_value=6))):
+    count = draw(st.integers(min_value=1, max_value=6))
+    upgrade = draw(st.integers(min_value=0, max_value=count))
+    for number in range(count):
         source = draw(st.sampled_from(tuple(HOMES)))
         batch = draw(st.lists(articles(source), max_size=5))
-        listing = None
+        names: set[str] | None = None
         if source == "files":
-            extra = draw(st.sets(st.sampled_from(("g1", "g2", "g3", "g4")), max_size=3))
-            listing = {a.guid for a in batch} | extra
-        runs.append((source, batch, listing))
+            extra = draw(st.sets(st.sampled_from(GUIDS), max_size=3))
+            names = {a.guid for a in batch} | extra
+        if number < upgrade:
+            batch = [as_legacy(article) for article in batch]
+            listing = None if names is None else {legacy(name) for name in names}
+            runs.append((source, batch, listing, {}))
+        else:
+            aliases = aliases_of([*(a.guid for a in batch), *(names or ())])
+            runs.append((source, batch, names, aliases))
     return runs

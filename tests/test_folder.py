@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -523,3 +525,96 @@ def test_a_young_change_keeps_what_was_known(tmp_path: Path) -> None:
 
     assert waiting.documents == ()
     assert waiting.validators.files == first.validators.files
+
+
+# -- a folder that is not there, or not readable, withdraws nothing ------------------------
+
+
+def as_nobody(work: Callable[[], object]) -> object:
+    """``work()`` in a forked child without privileges (root reads every file anyway).
+
+    Returns what it returned, or the exception it raised, as text: the child
+    only answers through a pipe.
+    """
+    if os.geteuid() != 0:
+        try:
+            return repr(work())
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        answer = ""
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            answer = repr(work())
+        except BaseException as exc:
+            answer = f"{type(exc).__name__}: {exc}"
+        finally:
+            os.write(writable, answer.encode("utf-8", "replace"))
+            os._exit(0)
+    os.close(writable)
+    chunks = []
+    while chunk := os.read(readable, 65536):
+        chunks.append(chunk)
+    os.close(readable)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode()
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder the unprivileged child can reach (pytest's own is root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="feedsvc-folder-"))
+    path.chmod(0o755)
+    yield path
+    for inner in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            inner.chmod(0o755 if inner.is_dir() else 0o644)
+    shutil.rmtree(path)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (0o000, "FetchError: cannot open folder"),  # no permission at all: the source fails
+        (0o311, "FetchError: cannot open folder"),  # may enter, may not list
+        (0o644, "listing=('a.txt', 'b.txt')"),  # may list, may not look: still listed
+    ],
+)
+def test_a_folder_the_service_may_not_read_withdraws_nothing(
+    shared_tmp: Path, mode: int, expected: str
+) -> None:
+    inbox = shared_tmp / "inbox"
+    inbox.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (inbox / name).write_bytes(STORY)
+    inbox.chmod(mode)
+
+    def listing() -> str:
+        fetched = read(inbox)
+        return f"listing={fetched.listing!r} problems={fetched.problems!r}"
+
+    answer = as_nobody(listing)
+    assert expected in str(answer)
+    if mode == 0o644:
+        assert "a.txt: skipped, cannot read: Permission denied" in str(answer)
+
+
+@pytest.mark.parametrize(
+    ("files", "listing"),
+    [
+        ((), None),  # maybe an unmounted share: no listing, nothing withdrawn
+        ((".feedsvc-emptied",), ()),  # emptied on purpose: everything withdrawn
+        ((".feedsvc-emptied", "a.txt"), ("a.txt",)),
+        (("notes.md", ".hidden.txt", "b.txt.part"), None),  # no wire file is no wire file
+    ],
+)
+def test_a_folder_listing_no_wire_file_is_trusted_only_with_the_marker(
+    tmp_path: Path, files: tuple[str, ...], listing: tuple[str, ...] | None
+) -> None:
+    for name in files:
+        (tmp_path / name).write_bytes(STORY)
+
+    assert read(tmp_path).listing == listing

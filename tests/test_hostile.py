@@ -52,9 +52,11 @@ from werkzeug.test import TestResponse
 from conftest import ADMIN_TOKEN
 from feedsvc.backoff import MAX_POLITE_WAIT, next_fetch_at
 from feedsvc.catalog import load_catalog
+from feedsvc.classify import MAX_CATEGORIES
 from feedsvc.config import Settings
 from feedsvc.errors import ConfigError, ParseError
 from feedsvc.fetch import AddressPolicy, Fetcher, Limits
+from feedsvc.guids import exact_guid
 from feedsvc.model import (
     Article,
     Catalog,
@@ -72,6 +74,7 @@ from feedsvc.publish import Publisher
 from feedsvc.refresh import Refresher, fetch_and_store
 from feedsvc.render import FORMATS, FeedSpec, render
 from feedsvc.store import Store
+from feedsvc.text import AUTHOR_LIMIT
 from feedsvc.web import create_app
 from feedsvc.wire import read_wire
 from hostile_corpus import BREAKAGES, ENCODINGS, corpus
@@ -1414,6 +1417,101 @@ def test_oversized_identity_and_tags_fit_every_database(
     assert article.language == language
 
 
+# Guids that differ only where plain text would not see it: each is its own item (issue 10).
+TWIN_GUIDS = ["a  b", "a b", "x&amp;y", "x&y", "q&lt;", "q<", "tab\tinside", "tab inside"]
+CONTROL_TWINS = ["ctl\x01", "ctl"]  # a control character makes the XML malformed
+
+
+def test_guids_that_differ_by_a_space_an_entity_or_a_control_are_different_items(
+    store: Store, catalog: Catalog, fetcher: Fetcher, now: datetime
+) -> None:
+    """Read as plain text, "a  b" and "a b" were one guid: one of the items was lost.
+
+    The second fetch is malformed (feedparser's loose parser reads it, and
+    hands ids over XML-escaped): every guid is still the same.
+    """
+    every = (*TWIN_GUIDS, *CONTROL_TWINS)
+    well_formed = rss("".join(rss_item(guid, f"Item {n}") for n, guid in enumerate(TWIN_GUIDS)))
+    malformed = rss("".join(rss_item(guid, f"Item {n}") for n, guid in enumerate(every)))
+    with LoopbackServer({"/feed": Reply(body=well_formed)}) as server:
+        source = feed_source("twins", server.url("/feed"))
+        catalog = with_sources(catalog, source)
+        first = run(store, catalog, fetcher, now)["twins"]
+        server.route("/feed", Reply(body=malformed))
+        again = run(store, catalog, fetcher, now + timedelta(hours=1))["twins"]
+    stored = {a.guid: a.title for a in store.list_articles(source="twins", limit=None)}
+    assert (first.ok, first.new) == (True, len(TWIN_GUIDS)), first.line()
+    assert "malformed" in again.line()
+    assert (again.new, again.unchanged) == (2, len(TWIN_GUIDS)), again.line()
+    assert stored == {exact_guid(guid): f"Item {n}" for n, guid in enumerate(every)}
+
+
+def _many(n: int, tag: str) -> str:
+    return "".join(f"<{tag}>c{i}</{tag}>" for i in range(n))
+
+
+_ITUNES = ' xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+_DC = ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
+_KEYWORDS = "<itunes:keywords>" + ",".join(f"k{i}" for i in range(5000)) + "</itunes:keywords>"
+# (id, the feed): each item would cost feedparser the square of its categories
+CATEGORY_BOMBS = [
+    ("5000 <category>", rss(rss_item("c", "Cats", extra=_many(5000, "category")))),
+    ("5000 <dc:subject>", rss(rss_item("s", "Subj", extra=_many(5000, "dc:subject")), "", _DC)),
+    ("5000 itunes keywords", rss(rss_item("k", "Keys", extra=_KEYWORDS), "", _ITUNES)),
+    ("5000 on the feed", rss(rss_item("f", "Feed"), channel=_many(5000, "category"))),
+]
+
+
+@pytest.mark.parametrize("body", [r[1] for r in CATEGORY_BOMBS], ids=[r[0] for r in CATEGORY_BOMBS])
+def test_an_item_with_thousands_of_categories_costs_what_a_hundred_do(body: bytes) -> None:
+    """feedparser checks each category against all it has: 50,000 took minutes."""
+    raw = feedparser.parse(body)  # feedsvc.parse bounds feedparser's own list
+    for context in (raw.feed, *raw.entries):
+        assert len(context.get("tags", [])) <= MAX_CATEGORIES
+    (item,) = parse_feed(Document(name="https://news.example/feed", content=body)).items
+    assert len(item.categories) <= MAX_CATEGORIES
+
+
+_AT_SIGNS = "a@" * 500_000  # an address-like name: person_name's patterns once took hours
+_CREATORS = "".join(f"<dc:creator>Person {n}</dc:creator>" for n in range(10_000))
+# (id, the feed): each item's credit
+AUTHOR_BOMBS = [
+    ("a long name", rss(rss_item("a", "A", extra=f"<author>Dr. {'Long Name ' * 5000}</author>"))),
+    ("1 MB of a@", rss(rss_item("b", "B", extra=f"<author>{_AT_SIGNS}</author>"))),
+    ("10,000 creators", rss(rss_item("c", "C", extra=_CREATORS), "", _DC)),
+    (
+        "JSON: 1 MB of a@ and 10,000 authors",
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "J",
+                "items": [
+                    {
+                        "id": "d",
+                        "title": "D",
+                        "authors": [{"name": _AT_SIGNS}]
+                        + [{"name": f"P{n}"} for n in range(10_000)],
+                    }
+                ],
+            }
+        ).encode(),
+    ),
+]
+
+
+@pytest.mark.parametrize("body", [r[1] for r in AUTHOR_BOMBS], ids=[r[0] for r in AUTHOR_BOMBS])
+def test_a_hostile_author_is_credited_within_its_ceiling(body: bytes) -> None:
+    # A safety net, not a timing assertion: a quadratic pattern would run for hours.
+    faulthandler.dump_traceback_later(120, exit=True)
+    try:
+        (item,) = parse_feed(Document(name="https://news.example/feed", content=body)).items
+        now = datetime(2025, 7, 1, tzinfo=UTC)
+        article = normalise(item, CORPUS_SOURCE, DESKS, TOPICS, now)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert article.author is not None and 0 < len(article.author) <= AUTHOR_LIMIT
+
+
 # --------------------------------------------------------------------------- 5. the corpus
 
 CORPUS_SOURCE = Source(
@@ -1624,7 +1722,11 @@ def test_any_raw_item_normalises_and_renders(item: RawItem, timezone: str) -> No
     event("rendered")
     assert article.url is None or is_http(article.url)
     assert article.published <= now + timedelta(days=1) and article.published.year >= 1970
-    for value in (article.title, article.summary, article.content_html, article.guid):
+    for value in (article.title, article.summary, article.content_html):
         assert not CONTROL.search(value), value
+    # a guid is exact (controls and all, escaped: they tell guids apart) and storable
+    assert item.guid is None or exact_guid(item.guid) in (None, article.guid)
+    assert not CONTROL.search(article.guid), article.guid
+    article.guid.encode("utf-8")
     assert_inert(article.content_html, "content_html")
     render_and_check([article, dataclasses.replace(article, id=article.id[::-1])], repr(item)[:200])

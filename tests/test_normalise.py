@@ -475,7 +475,13 @@ def test_desk_for(byline: str | None, expected: str) -> None:
 # --------------------------------------------------------------------------- identity, language
 
 GUID_ROWS = [
-    ("guid wins", RawItem(guid="  tag:x,2025:1 "), "https://e.com/a", "tag:x,2025:1"),
+    (
+        "guid wins, exactly as written",
+        RawItem(guid=" tag:x,2025:1 "),
+        "https://e.com/a",
+        " tag:x,2025:1 ",
+    ),
+    ("entities in a guid are its text", RawItem(guid="x&amp;y"), None, "x&amp;y"),
     ("url when no guid", RawItem(guid=None), "https://e.com/a", "https://e.com/a"),
     ("url when blank guid", RawItem(guid="  "), "https://e.com/a", "https://e.com/a"),
 ]

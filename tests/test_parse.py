@@ -380,3 +380,57 @@ def test_parse_date_never_raises(raw: str) -> None:
 )
 def test_person_name(raw: str | None, expected: str | None) -> None:
     assert person_name(raw) == expected
+
+
+LOOSE_GUIDS = ["https://e.x/?a=1&amp;b=2", "x&amp;amp;y", "x&lt;y", "a&#38;b", "q&quot;", "plain"]
+
+
+@pytest.mark.parametrize("written", LOOSE_GUIDS)
+def test_a_guid_is_the_same_whether_the_document_is_well_formed_or_not(written: str) -> None:
+    """A malformed document goes to feedparser's loose parser, which leaves ids escaped."""
+
+    def guid_of(broken: str) -> str | None:
+        body = (
+            "<rss version='2.0'><channel><title>t</title><item><title>t</title>"
+            f"<guid isPermaLink='false'>{written}</guid></item>{broken}</channel></rss>"
+        )
+        (item,) = parse_feed(Document(name="https://e.x/f", content=body.encode())).items
+        return item.guid
+
+    assert guid_of("<x>\x01</x>") == guid_of("")
+
+
+# (name, the item's date elements, published read, the item's problems)
+DATE_PROBLEM_ROWS = [
+    ("readable", "<pubDate>Mon, 23 Jun 2025 19:09:00 +0000</pubDate>", True, ()),
+    (
+        "unreadable, no other date",
+        "<pubDate>next Tuesday</pubDate>",
+        False,
+        ("date 'published' not understood ('next Tuesday'): dated when first seen",),
+    ),
+    (
+        "unreadable, with a readable other date",
+        "<pubDate>soon</pubDate><atom:updated>2025-06-23T19:09:00Z</atom:updated>",
+        False,
+        ("date 'published' not understood ('soon'): ignored",),
+    ),
+    ("none at all", "", False, ()),
+]
+
+
+@pytest.mark.parametrize(
+    ("dates", "has_published", "problems"),
+    [row[1:] for row in DATE_PROBLEM_ROWS],
+    ids=[row[0] for row in DATE_PROBLEM_ROWS],
+)
+def test_a_date_that_cannot_be_read_is_a_problem_of_its_item(
+    dates: str, has_published: bool, problems: tuple[str, ...]
+) -> None:
+    body = (
+        "<rss version='2.0' xmlns:atom='http://www.w3.org/2005/Atom'><channel><title>t</title>"
+        f"<item><title>t</title><guid>g</guid>{dates}</item></channel></rss>"
+    )
+    (item,) = parse_feed(Document(name="https://e.x/f", content=body.encode())).items
+    assert (item.published is not None) is has_published
+    assert item.problems == problems

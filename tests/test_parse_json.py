@@ -10,6 +10,7 @@ never another exception.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -152,6 +153,68 @@ def test_hundreds_of_attachments_are_bounded_at_read() -> None:
     ]
     parsed = _parse(_feed(items=[{"id": "1", "title": "t", "attachments": attachments}]))
     assert len(parsed.items[0].enclosures) == 100
+
+
+# (name, the item's fields, what is read, the item's problems)
+GAP_ROWS: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
+    (
+        "an unreadable published date, with a readable modified one",
+        {"date_published": "yesterday", "date_modified": "2025-06-23T19:09:00Z"},
+        {"published": None, "updated": datetime(2025, 6, 23, 19, 9, tzinfo=UTC)},
+        ["item 1: 'date_published' not understood ('yesterday'): ignored"],
+    ),
+    (
+        "no readable date at all",
+        {"date_published": "soon", "date_modified": "31/31/2025"},
+        {"published": None, "updated": None},
+        [
+            "item 1: 'date_published' not understood ('soon'): dated when first seen",
+            "item 1: 'date_modified' not understood ('31/31/2025'): dated when first seen",
+        ],
+    ),
+    (
+        "a readable date is no problem",
+        {"date_published": "2025-06-23T19:09:00+02:00"},
+        {"published": datetime(2025, 6, 23, 17, 9, tzinfo=UTC)},
+        [],
+    ),
+    (
+        "an id is kept exactly, spaces and all",
+        {"id": " a  b "},
+        {"guid": " a  b "},
+        [],
+    ),
+    (
+        "thousands of authors: the first 20 are read",
+        {"authors": [{"name": f"Person {n}"} for n in range(5000)]},
+        {"author": ", ".join(f"Person {n}" for n in range(20))},
+        ["item 1: 4980 authors past the first 20 ignored"],
+    ),
+    (
+        "a name of a megabyte is no name",
+        {"authors": [{"name": "x" * 1_000_000}, {"name": "Ann"}]},
+        {"author": "Ann"},
+        [],
+    ),
+    (
+        "thousands of tags: the first hundred are kept",
+        {"tags": [f"tag {n}" for n in range(5000)]},
+        {"categories": tuple(f"tag {n}" for n in range(100))},
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "read", "problems"), [r[1:] for r in GAP_ROWS], ids=[r[0] for r in GAP_ROWS]
+)
+def test_json_feed_fields_against_the_spec(
+    fields: dict[str, Any], read: dict[str, Any], problems: list[str]
+) -> None:
+    parsed = _parse(_feed(items=[{"id": "1", "title": "t", **fields}]))
+    (item,) = parsed.items
+    assert {name: getattr(item, name) for name in read} == read
+    assert list(parsed.problems) == problems
 
 
 def _reference_depth(text: str) -> int:

@@ -296,6 +296,114 @@ def test_each_rule(case: Case) -> None:
     assert plan.changed_ids or not plan.touched  # a retracted story may change unlisted
 
 
+# -- exact guids: copies stored under a legacy guid are adopted (feedsvc.guids) ----------
+
+LEGACY = {"a b": KnownCopy("a:a b", "a:a b", "f1")}
+LEGACY_STORY = {"a:a b": stored("a:a b", member("a:a b", "nym"))}
+
+
+@dataclass(frozen=True)
+class AdoptionCase:
+    name: str
+    batch: Sequence[Article]
+    expected: Sequence[tuple[Action, str | None]]
+    renamed: Sequence[tuple[str, str]]
+    ids: Sequence[str]
+    """The copy id each first-seen or adopted item ends up with, in batch order."""
+    known: Mapping[str, KnownCopy] = field(default_factory=lambda: LEGACY)
+    listing: Collection[str] | None = None
+    aliases: Mapping[str, str] | None = None
+    """The listed files' aliases (the batch's are worked out from its guids)."""
+
+
+ADOPTIONS = [
+    AdoptionCase(
+        "the exact guid adopts the copy stored under its legacy form: same id, no new story",
+        [art("a  b")],
+        [(UNCHANGED, "a:a b")],
+        [("a:a b", "a  b")],
+        ["a:a b"],
+    ),
+    AdoptionCase(
+        "an adopted copy that changed is updated where it is",
+        [art("a  b", fp="f2")],
+        [(UPDATED, "a:a b")],
+        [("a:a b", "a  b")],
+        ["a:a b"],
+    ),
+    AdoptionCase(
+        "the legacy guid itself sent again keeps its copy; the other guid is a new item",
+        [art("a  b"), art("a b")],
+        [(NEW, "a:a  b"), (UNCHANGED, "a:a b")],
+        [],
+        ["a:a  b", "a:a b"],
+    ),
+    AdoptionCase(
+        "the copy goes to the guid whose version it holds, even over the legacy guid itself",
+        [art("a b", fp="f2"), art("a  b")],
+        [(NEW, "a:a b-2"), (UNCHANGED, "a:a b")],
+        [("a:a b", "a  b")],
+        ["a:a b-2", "a:a b"],
+    ),
+    AdoptionCase(
+        "two exact guids of one legacy form: the first adopts, the second is new, none lost",
+        [art("a  b"), art("a   b")],
+        [(UNCHANGED, "a:a b"), (NEW, "a:a   b")],
+        [("a:a b", "a  b")],
+        ["a:a b", "a:a   b"],
+    ),
+    AdoptionCase(
+        "a new item whose id an adopted copy holds gets another id",
+        [art("a b")],
+        [(NEW, "a:a b-2")],
+        [],
+        ["a:a b-2"],
+        known={"a  b": KnownCopy("a:a b", "a:a b", "f1")},
+    ),
+    AdoptionCase(
+        "a wire file read under its exact name adopts its copy and is not withdrawn",
+        [art("a  b")],
+        [(UNCHANGED, "a:a b")],
+        [("a:a b", "a  b")],
+        ["a:a b"],
+        listing={"a  b"},
+    ),
+    AdoptionCase(
+        "a listed file not read yet leaves its legacy copy alone",
+        [],
+        [],
+        [],
+        [],
+        listing={"a  b"},
+        aliases={"a  b": "a b"},
+    ),
+    AdoptionCase(
+        "a file whose twin is stored under its exact name is deleted: its copy goes",
+        [],
+        [(WITHDRAWN, "a:a b")],
+        [],
+        [],
+        known={**LEGACY, "a  b": KnownCopy("a:a  b", "a:a  b", "f1")},
+        listing={"a  b"},
+        aliases={"a  b": "a b"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ADOPTIONS, ids=[case.name for case in ADOPTIONS])
+def test_adopting_copies_stored_under_a_legacy_guid(case: AdoptionCase) -> None:
+    aliases = {a.guid: " ".join(a.guid.split()) for a in case.batch if "  " in a.guid}
+    aliases.update(case.aliases or {})
+    plan = plan_batch(
+        "a", case.batch, case.known, LEGACY_STORY, RANKS, NOW, listing=case.listing, aliases=aliases
+    )
+    assert [(d.action, d.story) for d in plan.decisions] == list(case.expected)
+    assert list(plan.renamed) == list(case.renamed)
+    written = {w.article.guid: w.article.id for w in (*plan.inserts, *plan.rewrites)}
+    ids = [written.get(a.guid, case.known.get(a.guid, LEGACY["a b"]).id) for a in case.batch]
+    assert ids == list(case.ids)
+
+
 def test_election_order() -> None:
     low_early = member("a:1", seen=T0)
     trusted_late = member("trusted:1", seen=T0 + timedelta(days=1))
@@ -432,14 +540,24 @@ def test_any_history_keeps_the_tables_valid_and_reports_exactly_what_changed(
     history: list[Run],
 ) -> None:
     tables = Tables()
-    for step, (source, batch, listing) in enumerate(history):
+    for step, (source, batch, listing, aliases) in enumerate(history):
         now = T0 + timedelta(hours=step)
         before = tables.visible()
         live_before = {s: state.live_listings() for s, state in tables.stories.items()}
-        plan = tables.read_and_plan(source, batch, now, listing)
+        present_before = {c.id for c in tables.copies.values() if c.present}
+        known_before = tables.known(source)
+        plan = tables.read_and_plan(source, batch, now, listing, aliases)
         tables.apply(plan, now)
         tables.check()
         after = tables.visible()
+        if listing is not None:
+            # a listed file's copy is never withdrawn, nor the legacy copy of one not
+            # adopted yet; any other copy of the folder is withdrawn
+            unread = {aliases[n] for n in listing if n in aliases and n not in known_before}
+            for copy in tables.copies.values():
+                if copy.source == source and copy.id in present_before:
+                    kept = copy.guid in listing or copy.guid in unread
+                    assert copy.present is (kept or copy.guid in {a.guid for a in batch}), copy
 
         items = [d for d in plan.decisions if d.action is not WITHDRAWN]
         assert [d.guid for d in items] == [a.guid for a in batch]
@@ -453,9 +571,10 @@ def test_any_history_keeps_the_tables_valid_and_reports_exactly_what_changed(
         assert plan.touched == touched_by(frozenset().union(*listed))
         assert plan.count(NEW) == len(set(after) - set(before))
 
-        again = tables.read_and_plan(source, batch, now, listing)  # once more: nothing to do
+        again = tables.read_and_plan(source, batch, now, listing, aliases)  # nothing to do
         assert {d.action for d in again.decisions} <= {UNCHANGED, SKIPPED}
         assert not (again.inserts or again.rewrites or again.withdrawn or again.revoked)
+        assert not again.renamed
         assert not again.stories and not again.touched
 
 
@@ -465,8 +584,10 @@ def test_the_plan_depends_on_its_inputs_only_and_leaves_them_alone(
     history: list[Run], batch: list[Article]
 ) -> None:
     tables = Tables()
-    for step, (source, earlier, listing) in enumerate(history):
-        tables.apply(tables.read_and_plan(source, earlier, T0, listing), T0 + timedelta(hours=step))
+    for step, (source, earlier, listing, aliases) in enumerate(history):
+        tables.apply(
+            tables.read_and_plan(source, earlier, T0, listing, aliases), T0 + timedelta(hours=step)
+        )
     known = tables.known("a")
     everything = tables.stored(list(tables.stories))
     inputs = (list(batch), dict(known), dict(everything))

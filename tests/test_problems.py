@@ -14,12 +14,15 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 
 from admin_support import AUTH, log_in, rss, run_queued
-from conftest import NOW
+from conftest import ADMIN_TOKEN, NOW
 from feedsvc.catalog_watch import CatalogWatcher
+from feedsvc.cli import main
 from feedsvc.config import Settings
 from feedsvc.errors import StoreError
+from feedsvc.extract import MAX_PROBLEMS, PROBLEM_LENGTH, bounded_problems
 from feedsvc.scheduler import Scheduler
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -255,3 +258,68 @@ def test_cli_publish_says_when_the_export_fails(
     assert result.exit_code == 1
     assert f"static export to {folder} failed" in result.output
     assert "Traceback" not in result.output
+
+
+# -- items dropped from a batch ------------------------------------------------------------
+
+
+def _item(guid: str, title: str = "", link: str = "") -> str:
+    parts = [f"<guid isPermaLink='false'>{guid}</guid>" if guid else ""]
+    parts.append(f"<title>{title}</title>" if title else "")
+    parts.append(f"<link>{link}</link>" if link else "")
+    return "<item>" + "".join(parts) + "</item>"
+
+
+DROPPING = (
+    "<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+    "<link>https://news.example/</link><description>d</description>"
+    + _item("g1", "One", "https://news.example/1")
+    + _item("g2", "Two", "https://news.example/2")
+    + _item("g1", "One again", "https://news.example/1b")  # a repeated guid
+    + _item("")  # nothing at all
+    + _item("only-a-guid")  # nothing to show
+    + _item("g3", "Three", "https://news.example/3")
+    + _item("g4", "Four", "https://news.example/4")  # past max_items = 3
+    + "</channel></rss>"
+).encode()
+DROPPED = (
+    "item 4 has no id, link, title or text; skipped",
+    "item 'only-a-guid': item has no title, no content and no link",
+    "item 'g1': its guid came earlier in this fetch; skipped",
+    "1 items past the newest 3 (max_items)",
+)
+
+
+def test_items_dropped_from_a_batch_are_told_by_ingest_the_api_and_the_page(
+    runner: CliRunner, feeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDSVC_ALLOW_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("FEEDSVC_ADMIN_TOKEN", ADMIN_TOKEN)
+    with LoopbackServer({"/feed": Reply(body=DROPPING)}) as server:
+        sources = feeds_dir / "sources.toml"
+        sources.write_text(
+            sources.read_text() + f'\n[dropping]\nkind = "feed"\nurl = "{server.url("/feed")}"\n'
+            'desk = "nym"\nmax_items = 3\n'
+        )
+        assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+        result = runner.invoke(main, ["ingest", "dropping"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("dropping: 3 new, 0 updated, 0 unchanged; 4 problems: ")
+    for problem in DROPPED:
+        assert problem in line
+
+    monkeypatch.setenv("FEEDSVC_ALLOWED_HOSTS", "localhost")  # the test client's Host
+    client = create_app().test_client()
+    notes = client.get("/api/v1/sources/dropping/health", headers=AUTH).json["notes"]
+    assert sorted(notes["skipped"]) == sorted(DROPPED)
+    log_in(client)
+    page = client.get("/admin/sources/dropping").get_data(as_text=True)
+    assert all(str(escape(problem)) in page for problem in DROPPED)
+
+
+def test_the_problems_of_one_fetch_are_bounded() -> None:
+    lines = bounded_problems([f"item {n}: " + "x\n" * 1000 for n in range(120)])
+    assert len(lines) == MAX_PROBLEMS + 1 and lines[-1] == "and 70 more problems"
+    assert all(len(line) <= PROBLEM_LENGTH and "\n" not in line for line in lines)
+    assert bounded_problems(["one", "two"]) == ("one", "two")

@@ -14,10 +14,38 @@ from functools import lru_cache
 
 from feedsvc.model import Desk, Topic
 
-__all__ = ["MAX_LANGUAGE_LENGTH", "desk_for", "match_topics", "normalise_language"]
+__all__ = [
+    "MAX_CATEGORIES",
+    "MAX_CATEGORY_LENGTH",
+    "MAX_LANGUAGE_LENGTH",
+    "desk_for",
+    "kept_categories",
+    "match_topics",
+    "normalise_language",
+]
+
+MAX_CATEGORIES = 100
+"""Categories (tags, keywords, subjects) read of one item or feed; the rest are ignored.
+Real items carry a few dozen at most; the parsers stop reading past this, because
+feedparser's cost grows with the square of one item's categories (``feedsvc.parse``)."""
+MAX_CATEGORY_LENGTH = 200
+"""Characters of one category; a longer one names no topic and is ignored."""
 
 # RFC 5646's longest tag worth supporting, and the width of the stored column.
 MAX_LANGUAGE_LENGTH = 35
+
+
+def kept_categories(values: Iterable[str]) -> tuple[str, ...]:
+    """Categories as written, each once ("Politics" and "politics" are one), within the
+    ceilings: at most ``MAX_CATEGORIES``, none longer than ``MAX_CATEGORY_LENGTH``."""
+    seen: dict[str, str] = {}
+    for value in values:
+        text = value.strip()
+        if text and len(text) <= MAX_CATEGORY_LENGTH:
+            seen.setdefault(text.casefold(), text)
+            if len(seen) == MAX_CATEGORIES:
+                break
+    return tuple(seen.values())
 
 
 def _collapse(text: str) -> str:

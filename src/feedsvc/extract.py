@@ -13,15 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from feedsvc.errors import ParseError
+from feedsvc.guids import guid_aliases
 from feedsvc.model import Article, Catalog, Fetched, RawItem, Source
 from feedsvc.normalise import article_guid, normalise
 from feedsvc.parse import parse_feed
+from feedsvc.text import one_line
 from feedsvc.urls import canonical_url
 from feedsvc.wire import read_wire
 
-RULES_VERSION = "3"  # bump when parsing or normalising changes what a body yields
+RULES_VERSION = "4"  # bump when parsing or normalising changes what a body yields
 # 2: media (enclosures, lead image), JSON Feed sources
 # 3: attribution, summaries of whole blocks, text ceilings, origin, corrections
+# 4: exact guids (feedsvc.guids): every body and file is read again, and adopts its copy
+
+
+MAX_PROBLEMS = 50
+"""Problem lines one fetch reports one by one; past them, one line counts the rest."""
+PROBLEM_LENGTH = 300
+"""Characters of one problem line (it may quote a guid or a file name a stranger chose)."""
+_LABEL_LENGTH = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +74,8 @@ def parse_fetched(fetched: Fetched, source: Source, bylines: Iterable[str]) -> P
 def listed_guids(listing: Iterable[str] | None) -> frozenset[str] | None:
     """A folder's listing as the guids its files' copies are stored under.
 
-    A wire file's guid is its name read like any guid (controls dropped,
-    spaces collapsed, a huge name hashed), so the store must compare the
+    A wire file's guid is its name read like any guid (``feedsvc.guids``:
+    exact but storable, a huge name hashed), so the store must compare the
     listing in that form: a raw name would make such a file look deleted.
     """
     if listing is None:
@@ -73,13 +83,45 @@ def listed_guids(listing: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(article_guid(RawItem(guid=name), None) for name in listing)
 
 
+def aliases_of(items: Iterable[RawItem], listing: Iterable[str] | None = None) -> dict[str, str]:
+    """Exact guid -> legacy guid where they differ, of the items and of a folder's files.
+
+    What the planner needs to adopt copies an earlier release stored under
+    the legacy form, and to leave alone the copy of a listed file that has
+    not been read again since (``store.plan``).
+    """
+    aliases = guid_aliases((item.guid, item.given_guid) for item in items)
+    for exact, legacy in guid_aliases(listing or ()).items():
+        aliases.setdefault(exact, legacy)
+    return aliases
+
+
 def _item_problems(items: Iterable[RawItem], where: str) -> list[str]:
     """What was wrong with items that are still stored, each named by file or guid."""
     return [
-        f"{item.guid or where}: {problem}"
+        f"{one_line(item.guid or where, _LABEL_LENGTH)}: {problem}"
         for item in items
         for problem in item.problems
     ]
+
+
+def bounded_problems(lines: Iterable[str]) -> tuple[str, ...]:
+    """A fetch's problems as the result, the notes and ``feedsvc ingest`` show them.
+
+    Each on one line of at most ``PROBLEM_LENGTH`` characters, at most
+    ``MAX_PROBLEMS`` of them and one more counting the rest: a feed of
+    10,000 broken items costs one line per item nowhere.
+    """
+    kept: list[str] = []
+    more = 0
+    for line in lines:
+        if len(kept) < MAX_PROBLEMS:
+            kept.append(one_line(line, PROBLEM_LENGTH))
+        else:
+            more += 1
+    if more:
+        kept.append(f"and {more} more problems")
+    return tuple(kept)
 
 
 def normalise_all(
@@ -95,8 +137,29 @@ def normalise_all(
         try:
             articles.append(normalise(item, source, catalog.desks, catalog.topics, seen))
         except ParseError as exc:
-            problems.append(f"item {item.guid or item.url or item.title[:40]!r}: {exc}")
+            label = one_line(item.guid or item.url or item.title, _LABEL_LENGTH)
+            problems.append(f"item {label!r}: {exc}")
     return articles, problems
+
+
+def distinct(articles: Iterable[Article]) -> tuple[list[Article], list[str]]:
+    """The first article of each guid; each later one is a problem line.
+
+    Done before ``taken``, so a repeated item does not take the place of a
+    genuine one under ``max_items``. (The planner skips a repeat too, for
+    callers that hand it a batch directly.)
+    """
+    firsts: list[Article] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for article in articles:
+        if article.guid in seen:
+            label = one_line(article.guid, _LABEL_LENGTH)
+            problems.append(f"item {label!r}: its guid came earlier in this fetch; skipped")
+            continue
+        seen.add(article.guid)
+        firsts.append(article)
+    return firsts, problems
 
 
 def bylines(catalog: Catalog) -> tuple[str, ...]:

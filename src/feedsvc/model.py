@@ -134,7 +134,8 @@ class Fetched:
     """For a folder: the name of every wire file present now, read this time or not.
 
     A copy whose file is not listed was deleted, and is withdrawn; ``None``
-    (a feed) means items that scroll out of the document are left alone.
+    (a feed, or a folder listing no file that may be an unmounted share:
+    ``fetch.folder``) means what is not in the documents is left alone.
     """
 
 
@@ -210,6 +211,9 @@ class RawItem:
     """A wire article's ``Correction :`` line: a note shown with the story."""
     problems: tuple[str, ...] = ()
     """What was wrong with this item but did not stop it (an unreadable date line)."""
+    given_guid: str | None = None
+    """The guid as the parser handed it over, when ``guid`` differs from it (feedparser's
+    loose parser leaves it XML-escaped): what releases before exact guids stored."""
 
     @property
     def is_empty(self) -> bool:

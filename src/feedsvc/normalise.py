@@ -25,6 +25,7 @@ import nh3
 from feedsvc.classify import desk_for, match_topics, normalise_language
 from feedsvc.dates import plausible, to_utc
 from feedsvc.errors import ParseError
+from feedsvc.guids import exact_guid
 from feedsvc.media import clean_enclosures, lead_image
 from feedsvc.model import Article, Desk, Origin, RawItem, Source, Topic
 from feedsvc.text import (
@@ -58,10 +59,6 @@ __all__ = [
     "to_utc",
 ]
 
-# A source's guid longer than this (in UTF-8) is kept as its hash: the guid is
-# a database key, and PostgreSQL refuses index entries over about 2.7 KB, which
-# would make every fetch of that source fail.
-MAX_GUID_BYTES = 1024
 TITLE_FALLBACK_LIMIT = 80
 UNTITLED = "(untitled)"
 
@@ -365,14 +362,13 @@ def _dates(item: RawItem, timezone: str, now: datetime) -> tuple[datetime, datet
 def article_guid(item: RawItem, url: str | None) -> str:
     """The item's identity within its source, stable across re-fetches.
 
-    The source's guid when it gave one (its hash when it is absurdly long),
-    else the canonical URL; an item with neither is identified by its words,
-    so it at least stays the same item as long as it is not edited.
+    The source's guid when it gave one, exact (``feedsvc.guids``: two guids
+    that differ by a space or an entity are two items), else the canonical
+    URL; an item with neither is identified by its words, so it at least
+    stays the same item as long as it is not edited.
     """
-    guid = plain_text(item.guid, is_html=False)
-    if len(guid.encode("utf-8")) > MAX_GUID_BYTES:
-        return "sha256-guid:" + hashlib.sha256(guid.encode("utf-8")).hexdigest()
-    if guid:
+    guid = exact_guid(item.guid)
+    if guid is not None:
         return guid
     if url:
         return url

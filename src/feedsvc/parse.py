@@ -21,17 +21,21 @@ import re
 import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import unescape as xml_unescape
 
 import feedparser
+import feedparser.mixin
 from feedparser.exceptions import CharacterEncodingUnknown, ThingsNobodyCaresAboutButMe
 
+from feedsvc.classify import MAX_CATEGORIES, kept_categories
 from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
 from feedsvc.model import Document, Origin, ParsedFeed, RawItem
 from feedsvc.parse_json import parse_json_feed
 from feedsvc.parse_media import entry_media
-from feedsvc.text import error_line, one_line, person_name, stripped
+from feedsvc.text import MAX_AUTHORS, error_line, one_line, person_name, stripped
 from feedsvc.urls import is_http, join
 
 __all__ = ["ENTITIES_REFUSED", "parse_date", "parse_feed", "person_name"]
@@ -47,6 +51,7 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HTML_ROOTS = frozenset({"html", "head", "body"})
 _TAG = re.compile(r"<[^>]*>")
 _PROBLEM_LENGTH = 160
+_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
 
 # --------------------------------------------------------------------------- entity guard
 
@@ -183,6 +188,32 @@ def _neutralise_charrefs(content: bytes) -> bytes:
     return _WIDE_CHARREF.sub(_replace_wide_charref, content)
 
 
+# --------------------------------------------------------------------------- category ceiling
+
+# feedparser keeps an item's categories in a list and, before adding one,
+# looks for it in that list (``_FeedParserMixin._add_tag``): its cost grows with
+# the square of one item's categories. Measured (bench/categories.py): 10,000
+# <category> elements in one item (260 KB) took 4.8 s, 20,000 took 13.8 s, and
+# one <itunes:keywords> of 10,000 comma-separated words (59 KB) 4.6 s; a 2 MB
+# document of them would burn minutes. Every way a category reaches that list
+# (<category>, <dc:subject>, itunes and media keywords and categories, a
+# <tags> element) goes through that one method, so it is bounded there: past
+# ``MAX_CATEGORIES`` in one item (or the feed), a category is dropped before
+# feedparser looks at it. A guard on the bytes would have to know every such
+# element under any namespace prefix, and the commas of keyword lists.
+_feedparser_add_tag = feedparser.mixin._FeedParserMixin._add_tag
+
+
+def _bounded_add_tag(parser: Any, term: Any, scheme: Any, label: Any) -> None:
+    tags = parser._get_context().get("tags")
+    if tags is not None and len(tags) >= MAX_CATEGORIES:
+        return
+    _feedparser_add_tag(parser, term, scheme, label)
+
+
+feedparser.mixin._FeedParserMixin._add_tag = _bounded_add_tag
+
+
 # --------------------------------------------------------------------------- feedparser values
 
 
@@ -211,12 +242,15 @@ def _first(*values: object) -> str | None:
 
 
 def _author(context: Mapping[str, Any]) -> str | None:
-    """Every distinct author name of an entry (or feed), joined: "Claire, Marc"."""
-    names: list[str] = []
-    for person in _get(context, "authors") or ():
-        name = person_name(_get(person, "name"))
-        if name and name not in names:
-            names.append(name)
+    """The distinct author names of an entry (or feed), joined: "Claire, Marc".
+
+    At most ``MAX_AUTHORS`` people are read: the credit fits
+    ``AUTHOR_LIMIT`` anyway, and 10,000 names once cost seconds.
+    """
+    names: dict[str, None] = {}
+    for person in list(_get(context, "authors") or ())[:MAX_AUTHORS]:
+        if name := person_name(_get(person, "name")):
+            names.setdefault(name)
     return ", ".join(names) if names else person_name(_get(context, "author"))
 
 
@@ -272,13 +306,13 @@ def _page_url(context: Mapping[str, Any]) -> str | None:
 
 
 def _categories(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    """Terms and labels as written, each once: "Politics" and "politics" are one."""
-    seen: dict[str, str] = {}
-    for tag in _get(entry, "tags") or ():
-        for value in (_get(tag, "term"), _get(tag, "label")):
-            if text := stripped(value):
-                seen.setdefault(text.casefold(), text)
-    return tuple(seen.values())
+    """Terms and labels as written, each once, within ``classify``'s ceilings."""
+    return kept_categories(
+        text
+        for tag in _get(entry, "tags") or ()
+        for value in (_get(tag, "term"), _get(tag, "label"))
+        if (text := stripped(value))
+    )
 
 
 def _feed_base(feed: Mapping[str, Any], doc: Document) -> str:
@@ -337,8 +371,36 @@ def _self_link(context: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _read_loosely(result: Mapping[str, Any]) -> bool:
+    """Whether feedparser read the document with its loose parser, not the XML one.
+
+    It does when the XML parser fails (a malformed feed) or the encoding is
+    unknown; what the loose parser hands over as an id is still XML-escaped.
+    """
+    exception = _get(result, "bozo_exception")
+    return not _get(result, "encoding") or isinstance(exception, xml.sax.SAXException)
+
+
+def _guid(guid: object, loose: bool) -> str | None:
+    """The entry's id as its text, whichever of feedparser's parsers read it.
+
+    The XML parser decodes ``x&amp;amp;y`` to the text ``x&amp;y``; the loose
+    parser (a malformed document) hands over ``x&amp;amp;y`` as written, and
+    ``&#38;`` as ``&amp;``. Its escapes are undone once, so a feed that breaks
+    one day and is mended the next keeps every guid, and no item is stored
+    twice. Nothing else is touched: the guid stays exact (``feedsvc.guids``).
+    """
+    if not isinstance(guid, str) or not guid.strip():
+        return None
+    return xml_unescape(guid, _XML_QUOTES) if loose and "&" in guid else guid
+
+
 def _raw_item(
-    entry: Mapping[str, Any], feed: Mapping[str, Any], doc: Document, feed_origin: Origin | None
+    entry: Mapping[str, Any],
+    feed: Mapping[str, Any],
+    doc: Document,
+    feed_origin: Origin | None,
+    loose: bool = False,
 ) -> RawItem:
     title = _detail(entry, "title_detail")
     summary = _detail(entry, "summary_detail")
@@ -347,8 +409,12 @@ def _raw_item(
     xml_base = _first(_get(content, "base"), _get(summary, "base"), _get(title, "base"))
     url, base_url = _locate(entry, xml_base, feed, doc)
     enclosures, image = entry_media(entry, (lambda link: join(doc.name, link)) if xml_base else str)
+    given = _get(entry, "id")
+    guid = _guid(given, loose)
+    published, updated, problems = _entry_dates(entry)
     return RawItem(
-        guid=stripped(_get(entry, "id")),
+        guid=guid,
+        given_guid=given if isinstance(given, str) and guid and given != guid else None,
         url=url,
         title=(_get(entry, "title") or "").strip(),
         title_html=_get(title, "type") in _HTML_TYPES,
@@ -356,9 +422,8 @@ def _raw_item(
         content_html=_as_html(content),
         author=_author(entry) or _author(feed),
         categories=_categories(entry),
-        published=parse_date(_get(entry, "published"), _get(entry, "published_parsed"))
-        or parse_date(_get(entry, "created"), _get(entry, "created_parsed")),
-        updated=parse_date(_get(entry, "updated"), _get(entry, "updated_parsed")),
+        published=published,
+        updated=updated,
         language=_first(
             _get(entry, "language"),
             _get(title, "language"),
@@ -370,7 +435,41 @@ def _raw_item(
         origin=(_origin(source, doc) if source else None) or feed_origin,
         enclosures=enclosures,
         image=image,
+        problems=problems,
     )
+
+
+_SHOWN_DATE = 40
+
+
+def _entry_dates(
+    entry: Mapping[str, Any],
+) -> tuple[datetime | None, datetime | None, tuple[str, ...]]:
+    """Published (else created) and updated; a date that cannot be read is a problem.
+
+    The item is still read: it borrows its other date, else it is dated when
+    first seen, and the problem says which (as for JSON Feed and wire files).
+    """
+    read: list[datetime | None] = []
+    unread: list[tuple[str, str]] = []
+    for names in (("published", "created"), ("updated",)):
+        value, failed = None, None
+        for name in names:
+            text = _get(entry, name)
+            value = parse_date(text, _get(entry, f"{name}_parsed"))
+            if value is not None:
+                break
+            if failed is None and isinstance(text, str) and text.strip():
+                failed = (name, text)
+        read.append(value)
+        if value is None and failed is not None:
+            unread.append(failed)
+    outcome = "ignored" if any(value is not None for value in read) else "dated when first seen"
+    problems = tuple(
+        f"date {name!r} not understood ({one_line(text, _SHOWN_DATE)!r}): {outcome}"
+        for name, text in unread
+    )
+    return read[0], read[1], problems
 
 
 def _feed_title(feed: Mapping[str, Any]) -> str | None:
@@ -480,8 +579,9 @@ def parse_feed(doc: Document) -> ParsedFeed:
     # The feed read is the origin of every item that names no other; its own
     # address is the document's, the one it was fetched from.
     feed_origin = _origin({**feed, "href": doc.name}, doc)
+    loose = _read_loosely(result)
     for number, entry in enumerate(_get(result, "entries") or (), start=1):
-        item = _raw_item(entry, feed, doc, feed_origin)
+        item = _raw_item(entry, feed, doc, feed_origin, loose)
         if item.is_empty:
             problems.append(f"item {number} has no id, link, title or text; skipped")
         else:

@@ -29,13 +29,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeGuard, TypeVar
 
+from feedsvc.classify import kept_categories
 from feedsvc.dates import parse_date
 from feedsvc.errors import ParseError
 from feedsvc.media import MAX_RAW_ENCLOSURES, read_duration, read_length
 from feedsvc.model import Document, Enclosure, ParsedFeed, RawItem
-from feedsvc.text import error_line, person_name, stripped
+from feedsvc.text import MAX_AUTHORS, RAW_TEXT_LIMIT, error_line, one_line, person_name, stripped
 from feedsvc.urls import is_http, join
 
 __all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_ITEMS", "MAX_PROBLEMS", "parse_json_feed"]
@@ -56,6 +58,7 @@ T = TypeVar("T")
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 _PROBLEM_LENGTH = 160
+_SHOWN_DATE = 40
 # For the nesting guard: brackets as parentheses, everything else deleted.
 _PARENTHESES = bytes.maketrans(b"[]{}", b"()()")
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
@@ -178,27 +181,54 @@ class _Fields:
         return [entry.strip() for entry in value if isinstance(entry, str) and entry.strip()]
 
     def id(self, key: str) -> str | None:
-        """An id: a string, or a number coerced to one (JSON Feed 1.1 asks readers to)."""
+        """An id: a string as written (ids are compared exactly: " a" is not "a"), or a
+        number coerced to one (JSON Feed 1.1 asks readers to)."""
         value = self.source.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, float) and math.isfinite(value):
             return str(int(value)) if value.is_integer() else repr(value)
-        return self.text(key)
+        return self.raw_text(key)
 
 
 def _authors(fields: _Fields) -> str | None:
-    """Every distinct name of ``authors`` (1.1), else of ``author`` (1.0), joined."""
+    """The distinct names of ``authors`` (1.1), else of ``author`` (1.0), joined.
+
+    At most ``MAX_AUTHORS`` people are read, and no name longer than
+    ``RAW_TEXT_LIMIT`` (the normaliser would not read past it anyway).
+    """
     people = fields.objects("authors")
     if not people and isinstance(fields.source.get("author"), dict):
         people = [fields.source["author"]]
-    names: list[str] = []
-    for person in people:
+    if len(people) > MAX_AUTHORS:
+        fields.problems.append(
+            f"{len(people) - MAX_AUTHORS} authors past the first {MAX_AUTHORS} ignored"
+        )
+    names: dict[str, None] = {}
+    for person in people[:MAX_AUTHORS]:
         name = person.get("name")
-        name = person_name(name) if isinstance(name, str) else None
-        if name and name not in names:
-            names.append(name)
+        long = not isinstance(name, str) or len(name) > RAW_TEXT_LIMIT
+        if not long and (found := person_name(name)):
+            names.setdefault(found)
     return ", ".join(names) if names else None
+
+
+def _dates(fields: _Fields) -> tuple[datetime | None, datetime | None]:
+    """``date_published`` and ``date_modified``; one that is not a date is a problem.
+
+    Such an item is still read: it borrows its other date, else it is dated
+    when first seen, and the problem says which.
+    """
+    written = {key: fields.text(key) for key in ("date_published", "date_modified")}
+    read = {key: parse_date(text) if text else None for key, text in written.items()}
+    dated = any(value is not None for value in read.values())
+    for key, text in written.items():
+        if text and read[key] is None:
+            outcome = "ignored" if dated else "dated when first seen"
+            fields.problems.append(
+                f"{key!r} not understood ({one_line(text, _SHOWN_DATE)!r}): {outcome}"
+            )
+    return read["date_published"], read["date_modified"]
 
 
 def _text_as_html(text: str) -> str:
@@ -228,18 +258,11 @@ def _attachments(fields: _Fields) -> tuple[Enclosure, ...]:
     return tuple(found)
 
 
-def _categories(tags: list[str]) -> tuple[str, ...]:
-    """Tags as written, each once: "Politics" and "politics" are one (as for RSS)."""
-    seen: dict[str, str] = {}
-    for tag in tags:
-        seen.setdefault(tag.casefold(), tag)
-    return tuple(seen.values())
-
-
 def _item(
     entry: Mapping[str, Any], feed_author: str | None, language: str | None, base: str
 ) -> tuple[RawItem, list[str]]:
     fields = _Fields(entry)
+    published, updated = _dates(fields)
     content_html = fields.raw_text("content_html")
     content_text = fields.raw_text("content_text")
     summary = fields.text("summary")
@@ -251,9 +274,9 @@ def _item(
         summary_html=html.escape(summary, quote=False) if summary else None,
         content_html=content_html or (_text_as_html(content_text) if content_text else None),
         author=_authors(fields) or feed_author,
-        categories=_categories(fields.strings("tags")),
-        published=parse_date(fields.text("date_published")),
-        updated=parse_date(fields.text("date_modified")),
+        categories=kept_categories(fields.strings("tags")),
+        published=published,
+        updated=updated,
         language=fields.text("language") or language,
         base_url=base,
         enclosures=_attachments(fields),

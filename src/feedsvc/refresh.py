@@ -36,14 +36,18 @@ from datetime import UTC, datetime, timedelta
 from feedsvc.backoff import next_fetch_at
 from feedsvc.errors import FetchError, SourceError, StoreError
 from feedsvc.extract import (
+    aliases_of,
+    bounded_problems,
     bylines,
     content_digest,
+    distinct,
     listed_guids,
     normalise_all,
     parse_fetched,
     rules_digest,
     taken,
 )
+from feedsvc.fetch.folder import EMPTIED_MARKER
 from feedsvc.model import Catalog, Fetched, FileStat, Source, SourceResult, Validators
 from feedsvc.store import Claim, Store
 from feedsvc.text import one_line
@@ -223,6 +227,7 @@ def _stages(
             store.record_not_modified(source.id, status, now, elapsed_ms())
             log.info("source=%s outcome=not_modified status=%s", source.id, status)
             return _not_modified(source, fetched)
+        _refuse_an_unexplained_empty_folder(source, fetched, store)
         digest = content_digest(fetched, source, catalog, keep)
         if state is not None and state.content_digest == digest:
             # the same bytes under the same rules: parsing again would store nothing
@@ -234,6 +239,7 @@ def _stages(
             return _not_modified(source, fetched)
         parsed = parse_fetched(fetched, source, bylines(catalog))
         articles, problems = normalise_all(parsed.items, source, catalog, now)
+        articles, repeated = distinct(articles)
         articles, left_out = taken(articles, source, keep, now)
         stored = store.save_batch(
             source.id,
@@ -245,6 +251,7 @@ def _stages(
             digest,
             listing=listed_guids(fetched.listing),
             homes=parsed.homes,
+            aliases=aliases_of(parsed.items, fetched.listing),
         )
     except (SourceError, StoreError) as exc:
         retry_after = None
@@ -263,7 +270,7 @@ def _stages(
             retry_after=retry_after,
         )
     _remember_files(store, source, rules, known, fetched)
-    all_problems = (*parsed.problems, *problems, *left_out)
+    all_problems = bounded_problems((*parsed.problems, *problems, *repeated, *left_out))
     try:
         store.save_notes(source.id, all_problems, stored.merges, now)
     except StoreError:  # the articles are stored; only what is shown about them is lost
@@ -297,6 +304,28 @@ def _stages(
         status=status,
         max_age=fetched.max_age,
     )
+
+
+def _refuse_an_unexplained_empty_folder(source: Source, fetched: Fetched, store: Store) -> None:
+    """A folder that lists no wire file while stories of it are stored fails the source.
+
+    An unmounted share's mount point, or a share not there yet, is an empty
+    folder; withdrawing every story of the source on its word would be the
+    worst answer, so nothing is withdrawn (the reader gave no listing) and
+    the operator is told why. A folder emptied on purpose says so with
+    ``EMPTIED_MARKER``, and its stories are withdrawn as deleting each file
+    would. Checked before the content digest, so every read while the share
+    is missing says so again.
+    """
+    if source.kind != "files" or fetched.listing is not None:
+        return
+    stored = store.count_articles(source=source.id)
+    if stored:
+        raise FetchError(
+            f"folder {source.path} holds no wire file, but {stored} stories of it are "
+            "stored: nothing withdrawn (an unmounted share looks like this); to withdraw "
+            f"them, leave a file named {EMPTIED_MARKER} in the folder"
+        )
 
 
 def _not_modified(source: Source, fetched: Fetched) -> SourceResult:

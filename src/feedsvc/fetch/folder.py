@@ -28,6 +28,18 @@ so each rule here is about what a folder may hold besides finished articles:
   is reported. The listing itself has a ceiling (``MAX_ENTRIES``): past it the
   source fails rather than hand on a listing that would drop files.
 
+* **Absent is not deleted.** A file the listing names but cannot look at
+  (``stat`` refused: permissions, a share's I/O error) is still listed, so
+  its story stays. A folder that cannot be opened or listed at all (missing,
+  unmounted, no permission) is a ``FetchError`` of the source: nothing is
+  withdrawn. A folder that lists **no wire file at all** gives no ``listing``
+  (None), so nothing is withdrawn either, unless it holds ``EMPTIED_MARKER``:
+  an unmounted mount point, or a share that is not there yet, is an empty
+  folder too, and withdrawing every story the source has would be the worst
+  answer to it. The refresh turns such a read into a source error when
+  stories of the source are stored (``refresh``), so the operator hears of
+  it; one who really emptied the folder leaves the marker in it.
+
 The ``Fetched`` it returns holds the files read (``documents``, by name), the
 ``listing`` of every wire file present (read or not: unchanged, waiting and
 unreadable ones too), and in ``validators.files`` what the caller should know
@@ -49,6 +61,7 @@ from feedsvc.text import one_line, os_reason
 
 __all__ = [
     "BUDGET",
+    "EMPTIED_MARKER",
     "MAX_ENTRIES",
     "QUIET",
     "Opener",
@@ -63,6 +76,8 @@ BUDGET = 64 * 1024 * 1024
 """Bytes one read of a folder takes at most; the rest waits for the next read."""
 MAX_ENTRIES = 1_000_000
 """Entries a folder may hold; a larger one fails as a whole (its listing would be cut)."""
+EMPTIED_MARKER = ".feedsvc-emptied"
+"""A file an operator leaves in a folder emptied on purpose: its stories may be withdrawn."""
 IGNORED_SUFFIXES = (".tmp", ".part", "~")
 WIRE_SUFFIX = ".txt"
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -135,6 +150,10 @@ class _Folder:
         self.opener = opener
         self.problems: list[str] = []
         self.waiting: tuple[str, ...] = ()
+        self.unseen: set[str] = set()
+        """Wire files listed whose ``stat`` failed: present, so listed, but not read."""
+        self.emptied = False
+        """The folder holds ``EMPTIED_MARKER``."""
         self.fd = _open_folder(path)
 
     def close(self) -> None:
@@ -152,6 +171,7 @@ class _Folder:
                             f"{self.source.path}; not read"
                         )
                     if not is_wire_name(entry.name):
+                        self.emptied = self.emptied or entry.name == EMPTIED_MARKER
                         continue
                     try:
                         info = entry.stat(follow_symlinks=False)
@@ -159,6 +179,7 @@ class _Folder:
                         continue  # removed while we listed: gone, not a problem
                     except OSError as exc:
                         self.problem(entry.name, f"cannot read: {os_reason(exc)}")
+                        self.unseen.add(entry.name)  # there, so not deleted: its story stays
                         continue
                     if stat.S_ISREG(info.st_mode):
                         files[entry.name] = FileStat(info.st_size, info.st_mtime_ns)
@@ -172,7 +193,8 @@ class _Folder:
         self, listed: Mapping[str, FileStat], known: Mapping[str, FileStat], budget: int
     ) -> Fetched:
         """Read the listed files that changed, newest first, as far as the budget goes."""
-        remembered = {name: known[name] for name in listed if name in known}
+        present = set(listed) | self.unseen
+        remembered = {name: known[name] for name in present if name in known}
         changed = [
             name
             for name, seen in listed.items()
@@ -198,12 +220,14 @@ class _Folder:
                 remembered[name] = read_as
                 spent += len(content)
         documents.sort(key=lambda document: document.name)
+        # no wire file at all and no marker: maybe an unmounted share, so no listing
+        trusted = bool(present) or self.emptied
         return Fetched(
             source_id=self.source.id,
             documents=tuple(documents),
             problems=(*sorted(self.problems), *self.waiting),  # one order: the digest sees them
             validators=Validators(files=remembered),
-            listing=tuple(sorted(listed)),
+            listing=tuple(sorted(present)) if trusted else None,
         )
 
     def read_file(self, name: str) -> tuple[bytes, FileStat] | None:

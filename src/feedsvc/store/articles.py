@@ -9,7 +9,7 @@ What the batch does is decided by ``plan.plan_batch`` from what is read first
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -50,6 +50,7 @@ class ArticleStore(Listings):
         *,
         listing: Collection[str] | None = None,
         homes: Collection[str] = (),
+        aliases: Mapping[str, str] | None = None,
     ) -> StoreResult:
         """Store one source's articles and the validators that brought them, all or nothing.
 
@@ -58,10 +59,14 @@ class ArticleStore(Listings):
         articles were not saved. ``listing``: for a folder, every wire file
         present now (a copy whose file is not listed is withdrawn). ``homes``:
         the source's home page URLs, which identify no one article.
+        ``aliases``: exact guid -> the legacy guid earlier releases stored it
+        under (``feedsvc.guids``), so such a copy is adopted, not duplicated.
         """
 
         def work(conn: Connection) -> StoreResult:
-            plan = store_batch(conn, source_id, batch, now, listing=listing, homes=homes)
+            plan = store_batch(
+                conn, source_id, batch, now, listing=listing, homes=homes, aliases=aliases
+            )
             fetch = FetchRecord(
                 now,
                 "ok",

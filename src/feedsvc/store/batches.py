@@ -4,7 +4,7 @@ in it and nothing listed, so removal and deletion of files are one rule."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, update
@@ -26,9 +26,10 @@ def store_batch(
     *,
     listing: Collection[str] | None = None,
     homes: Collection[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> Plan:
     known = known_copies(conn, source_id)
-    needs = lookups_for(batch, known, listing, homes)
+    needs = lookups_for(batch, known, listing, homes, aliases)
     stories = read_stories(conn, needs.story_ids, needs.identities)
     plan = plan_batch(
         source_id,
@@ -39,14 +40,24 @@ def store_batch(
         now,
         listing=listing,
         homes=homes,
+        aliases=aliases,
     )
     apply_plan(conn, plan, now)
     return plan
 
 
 def apply_plan(conn: Connection, plan: Plan, now: datetime) -> None:
-    """Write the plan: stories first (copies point at them), then copies, then memberships."""
+    """Write the plan: stories first (copies point at them), then copies, then memberships.
+
+    Adopted copies take their exact guid first: nothing else in the plan
+    writes either guid (an adopted legacy guid is not in the batch).
+    """
     write_stories(conn, plan.stories, now)
+    if plan.renamed:
+        conn.execute(
+            update(copies).where(copies.c.id == bindparam("b_id")),
+            [{"b_id": copy_id, "guid": guid} for copy_id, guid in plan.renamed],
+        )
     if plan.inserts:
         conn.execute(
             insert(copies),

@@ -25,8 +25,17 @@ Per item of the batch (the first of each guid; a repeated guid is **skipped**):
   whose only copy it is follows its identity URL when that one is free;
 - sent before but withdrawn (its wire file had been deleted): **returned**.
 
+A guid this source never sent may be one an earlier release stored under
+another form (``aliases``: exact guid -> that legacy form, see
+``feedsvc.guids``): the stored copy is then **adopted**, as if sent before
+under the exact guid (its row takes the exact guid, keeping its id and its
+story); when several guids claim one stored copy, ``_match`` says whose it
+is, and the others are new. A new copy whose id is already a stored copy's (one adopted under
+another guid) gets a suffixed one: ids are given once and found by guid.
+
 With a folder ``listing``, a present copy whose file is listed no more (and is
-not in the batch) is **withdrawn**; a listed file not in the batch is left
+not in the batch, nor the legacy form of a listed file not stored under its
+exact name yet) is **withdrawn**; a listed file not in the batch is left
 alone (a folder read may be partial). A stored copy whose URL the batch now
 shares with another copy of this source loses its identity URL (and its story
 too, when no other copy holds it). Every story touched is settled again
@@ -132,6 +141,8 @@ class Plan:
     rewrites: tuple[CopyWrite, ...] = ()
     withdrawn: tuple[str, ...] = ()
     """Copy ids whose file is gone."""
+    renamed: tuple[tuple[str, str], ...] = ()
+    """(copy id, exact guid): copies stored under a legacy guid, adopted by this batch."""
     revoked: tuple[str, ...] = ()
     """Copy ids that lose their identity URL (their source now shares it)."""
     stories: tuple[StoryWrite, ...] = ()
@@ -167,13 +178,60 @@ def candidate_identity(url: str | None, homes: Collection[str]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class _Sighting:
-    """The batch read against the known copies: what ``lookups_for`` and the planner share."""
+    """The batch read against the known copies: what ``lookups_for`` and the planner share.
+
+    ``firsts``: the first article of each guid, carrying its copy's id (a known
+    copy's, or a fresh one). ``matched``: batch guid -> the known guid of its
+    copy (itself, or the legacy guid it adopts).
+    """
 
     firsts: dict[str, Article]
+    matched: dict[str, str]
     identities: dict[str, str | None]
     rewritten: frozenset[str]
     withdrawn: tuple[str, ...]
     revoked: tuple[str, ...]
+
+    def copy_of(self, guid: str, known: Mapping[str, KnownCopy]) -> KnownCopy | None:
+        match = self.matched.get(guid)
+        return None if match is None else known[match]
+
+
+def _match(
+    firsts: Mapping[str, Article], known: Mapping[str, KnownCopy], aliases: Mapping[str, str]
+) -> dict[str, str]:
+    """Each batch guid's known copy: its own, else the legacy one it adopts.
+
+    Several guids of the batch may claim one legacy copy (an earlier release
+    stored only the first of them, the others were lost in it): the copy goes
+    to the one whose version it holds (same fingerprint), else to the legacy
+    guid itself when the batch sends it, else to the first claimant. The
+    others are new items.
+    """
+    matched = {guid: guid for guid in firsts if guid in known}
+    claims: dict[str, list[str]] = {}
+    for guid in firsts:
+        old = aliases.get(guid)
+        if guid not in known and old is not None and old != guid and old in known:
+            claims.setdefault(old, []).append(guid)
+    for old, claimants in claims.items():
+        candidates = [old, *claimants] if old in firsts else claimants
+        stored = known[old].fingerprint
+        heir = next((g for g in candidates if firsts[g].fingerprint == stored), candidates[0])
+        if heir != old:
+            matched.pop(old, None)
+            matched[heir] = old
+    return matched
+
+
+def _fresh_id(wanted: str, taken: set[str]) -> str:
+    """``wanted``, or ``wanted-2``, ``-3``…: the first id no copy of the source holds."""
+    candidate, number = wanted, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{wanted}-{number}"
+    taken.add(candidate)
+    return candidate
 
 
 def _sight(
@@ -181,18 +239,41 @@ def _sight(
     known: Mapping[str, KnownCopy],
     listing: Collection[str] | None,
     homes: Collection[str],
+    aliases: Mapping[str, str],
 ) -> _Sighting:
     firsts: dict[str, Article] = {}
     for article in batch:
         firsts.setdefault(article.guid, article)
+    matched = _match(firsts, known, aliases)
+    taken = {copy.id for copy in known.values()}
+    for guid, article in firsts.items():
+        wanted = known[matched[guid]].id if guid in matched else _fresh_id(article.id, taken)
+        if wanted != article.id:
+            firsts[guid] = replace(article, id=wanted)
+    claimed = set(matched.values())
     listed = None if listing is None else frozenset(listing)  # a folder may hold 100,000
+    # a listed file whose copy is not stored under its exact name yet may have
+    # one under the legacy form: it stays until the file is read and adopts it
+    unread = (
+        set()
+        if listed is None
+        else {old for new, old in aliases.items() if new in listed and new not in known}
+    )
     withdrawn = tuple(
         guid
         for guid, copy in known.items()
-        if listed is not None and copy.present and guid not in listed and guid not in firsts
+        if listed is not None
+        and copy.present
+        and guid not in listed
+        and guid not in claimed
+        and guid not in unread
     )
     gone = set(withdrawn)
-    urls = {guid: copy.url for guid, copy in known.items() if copy.present and guid not in gone}
+    urls = {
+        guid: copy.url
+        for guid, copy in known.items()
+        if copy.present and guid not in gone and guid not in claimed
+    }
     urls.update((guid, article.url) for guid, article in firsts.items())
     counts = Counter(url for url in urls.values() if url)
     shared = {url for url, count in counts.items() if count > 1}
@@ -203,13 +284,19 @@ def _sight(
     rewritten = frozenset(
         guid
         for guid, article in firsts.items()
-        if guid in known
-        and (not known[guid].present or known[guid].fingerprint != article.fingerprint)
+        if guid in matched
+        and (
+            not known[matched[guid]].present
+            or known[matched[guid]].fingerprint != article.fingerprint
+        )
     )
+    rewritten_known = {matched[guid] for guid in rewritten}
     revoked = tuple(
-        guid for guid, copy in known.items() if copy.identity in shared and guid not in rewritten
+        guid
+        for guid, copy in known.items()
+        if copy.identity in shared and guid not in rewritten_known
     )
-    return _Sighting(firsts, identities, rewritten, withdrawn, revoked)
+    return _Sighting(firsts, matched, identities, rewritten, withdrawn, revoked)
 
 
 def lookups_for(
@@ -217,15 +304,20 @@ def lookups_for(
     known: Mapping[str, KnownCopy],
     listing: Collection[str] | None = None,
     homes: Collection[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> Lookups:
     """What to read before planning; nothing at all for a batch the store already has."""
-    sight = _sight(batch, known, listing, homes)
+    sight = _sight(batch, known, listing, homes, aliases or {})
     identities = {
         identity
         for guid, identity in sight.identities.items()
-        if identity is not None and (guid not in known or guid in sight.rewritten)
+        if identity is not None and (guid not in sight.matched or guid in sight.rewritten)
     }
-    changing = (*sight.rewritten, *sight.withdrawn, *sight.revoked)
+    changing = (
+        *(sight.matched[guid] for guid in sight.rewritten),
+        *sight.withdrawn,
+        *sight.revoked,
+    )
     return Lookups(frozenset(identities), frozenset(known[guid].story for guid in changing))
 
 
@@ -242,6 +334,7 @@ def plan_batch(
     *,
     listing: Collection[str] | None = None,
     homes: Collection[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> Plan:
     """Decide what ``batch`` of ``source`` does, given what the store holds.
 
@@ -249,20 +342,25 @@ def plan_batch(
     ``lookups_for``, with their copies; every identity URL they claim counts.
     ``ranks``: each source's priority and feed site (missing: priority 0, no
     site). ``listing``: for a folder, every file name present now. ``homes``:
-    the source's home page URLs, canonical. Raises ``LookupError`` when a story
-    the plan needs was not given: the plan would be wrong.
+    the source's home page URLs, canonical. ``aliases``: exact guid -> the
+    legacy guid an earlier release stored it under, where they differ. Raises
+    ``LookupError`` when a story the plan needs was not given: the plan would
+    be wrong.
     """
-    sight = _sight(batch, known, listing, homes)
+    sight = _sight(batch, known, listing, homes, aliases or {})
     planner = _Planner(source, stories, ranks, now)
     for guid in sight.revoked:
         planner.revoke(known[guid])
     seen: set[str] = set()
-    for article in batch:
-        if article.guid in seen:
-            planner.decide(article.guid, Action.SKIPPED, None)
+    for given in batch:
+        if given.guid in seen:
+            planner.decide(given.guid, Action.SKIPPED, None)
             continue
-        seen.add(article.guid)
-        copy = known.get(article.guid)
+        seen.add(given.guid)
+        article = sight.firsts[given.guid]
+        copy = sight.copy_of(article.guid, known)
+        if copy is not None and sight.matched[article.guid] != article.guid:
+            planner.renamed.append((copy.id, article.guid))
         identity = sight.identities[article.guid]
         if copy is None:
             planner.first_seen(article, identity)
@@ -298,6 +396,7 @@ class _Planner:
         self.inserts: list[CopyWrite] = []
         self.rewrites: list[CopyWrite] = []
         self.withdrawn: list[str] = []
+        self.renamed: list[tuple[str, str]] = []
         self.revoked: list[str] = []
         self.merged_into: set[str] = set()
 
@@ -454,6 +553,7 @@ class _Planner:
             inserts=tuple(self.inserts),
             rewrites=tuple(self.rewrites),
             withdrawn=tuple(self.withdrawn),
+            renamed=tuple(self.renamed),
             revoked=tuple(self.revoked),
             stories=tuple(writes),
             merged_into=tuple(sorted(self.merged_into)),
