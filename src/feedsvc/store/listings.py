@@ -13,15 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, Select, false, func, or_, select, true
+from sqlalchemy import Connection, FromClause, Select, false, func, select, true, tuple_
 
 from feedsvc.archive import Key
 from feedsvc.model import Article, Tombstone
-from feedsvc.store.archive_rows import key_above, key_below
+from feedsvc.store.archive_rows import key_above, key_below, key_bound
 from feedsvc.store.copies import article_from, load_topics, story_of_copy
 from feedsvc.store.election import listing_for, topic_listing
 from feedsvc.store.engine import Database
 from feedsvc.store.schema import copies, memberships, stories
+from feedsvc.store.search import matching
 from feedsvc.store.stories import retraction_of
 
 MAX_TOMBSTONES = 100
@@ -124,6 +125,15 @@ def _filtered(
     return (_retracted if retracted else _live)(selected, desk, topic, source)
 
 
+def _before(query: Select[Any], before: Key | None, retracted: bool) -> Select[Any]:
+    """Only stories keyed below ``before`` (a cursor's key): the next page, by the index."""
+    if before is None:
+        return query
+    if retracted:
+        return query.where(tuple_(stories.c.published, stories.c.id) < key_bound(before))
+    return query.where(key_below(before, inclusive=False))
+
+
 def _newest_first(query: Select[Any], retracted: bool) -> Select[Any]:
     if retracted:
         return query.order_by(stories.c.published.desc(), stories.c.id.desc())
@@ -140,14 +150,15 @@ class Listings(Database):
         offset: int = 0,
         *,
         retracted: bool = False,
+        before: Key | None = None,
     ) -> list[Article]:
         """Live stories newest first (ties broken by id), or only retracted ones.
 
         ``source``: stories a copy of that source is in (present, for live ones).
+        ``before``: only those keyed below it (a cursor's key), the way to page.
         """
-        query = _newest_first(
-            _filtered(select(*_columns()), desk, topic, source, retracted), retracted
-        ).offset(offset)
+        query = _filtered(select(*_columns()), desk, topic, source, retracted)
+        query = _newest_first(_before(query, before, retracted), retracted).offset(offset)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
@@ -204,24 +215,26 @@ class Listings(Database):
         offset: int = 0,
         *,
         retracted: bool = False,
-    ) -> tuple[list[Article], int]:
-        """``list_articles`` plus a case-insensitive substring filter on title and summary.
+        before: Key | None = None,
+        total: bool = True,
+    ) -> tuple[list[Article], int | None]:
+        """``list_articles`` plus a full-text filter on title and summary (``store.search``):
+        every word of ``text``, newest first like every listing, never by rank, so a
+        cursor pages through matches as through a feed.
 
-        Returns one page and the total that matched, for paging.
+        Returns one page and, when ``total``, how many matched in all (None otherwise:
+        counting is a walk over every match, which a public page does not pay for).
         """
         query = _filtered(select(*_columns()), desk, topic, source, retracted)
         counting = _filtered(select(func.count()), desk, topic, source, retracted)
-        if text:
-            pattern = "%" + _like_escape(text.lower()) + "%"
-            matches = or_(
-                func.lower(copies.c.title).like(pattern, escape="\\"),
-                func.lower(copies.c.summary).like(pattern, escape="\\"),
-            )
+        if text is not None:
+            matches = matching(self.engine.dialect.name, text)
             query, counting = query.where(matches), counting.where(matches)
+        query = _before(query, before, retracted)
         query = _newest_first(query, retracted).offset(offset).limit(limit)
         with self.engine.connect() as conn:
             found = [story_article(row) for row in conn.execute(query)]
-            return found, conn.execute(counting).scalar_one()
+            return found, conn.execute(counting).scalar_one() if total else None
 
     def article(self, article_id: str) -> Article | None:
         """The story ``article_id`` names: a story's id, or the id of any of its copies.
@@ -275,7 +288,3 @@ def find_story(conn: Connection, article_id: str) -> Article | None:
         select(*_columns()).select_from(_shown()).where(stories.c.id == story)
     ).first()
     return None if row is None else story_article(row)
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
