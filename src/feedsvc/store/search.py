@@ -54,6 +54,18 @@ POSTGRES_SETUP = (
     f"CREATE INDEX IF NOT EXISTS ix_copies_search ON copies USING gin ({SEARCH_VECTOR})",
 )
 POSTGRES_TEARDOWN = ("DROP INDEX IF EXISTS ix_copies_search",)
+
+
+def unmodelled(diff: list[Any]) -> list[Any]:
+    """A schema comparison's differences without the search objects (not in the metadata)."""
+
+    def name(item: Any) -> str:
+        found = item[1] if isinstance(item, tuple) and len(item) > 1 else None
+        return str(getattr(found, "name", ""))
+
+    return [item for item in diff if not name(item).startswith(tuple(FTS_OBJECTS))]
+
+
 REBUILD_SQLITE = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"
 """After a full VACUUM, which may renumber the rowids the FTS5 table refers to."""
 
