@@ -10,10 +10,10 @@ story and the copy the story shows, both by primary key.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, Select, false, func, select, true, tuple_
+from sqlalchemy import Connection, FromClause, Select, and_, false, func, select, true, tuple_
 
 from feedsvc.archive import Key
 from feedsvc.model import Article, Tombstone
@@ -25,6 +25,8 @@ from feedsvc.store.schema import copies, memberships, stories
 from feedsvc.store.search import matching
 from feedsvc.store.stories import retraction_of
 
+SEARCH_WINDOWS = (timedelta(days=1), timedelta(days=8), timedelta(days=64), timedelta(days=512))
+"""How far back from its top a search looks, window after window, before looking at all."""
 MAX_TOMBSTONES = 100
 """Most tombstones one feed carries (the newest): a mass retraction cannot bloat it."""
 
@@ -70,16 +72,33 @@ def story_article(row: Any) -> Article:
     )
 
 
+def _found_stories(found: Any) -> FromClause:
+    """Stories whose shown copy is in ``found`` (a CTE of copy ids), that CTE first: the
+    full-text index's matches lead, so a rare word costs its few matches, never a walk
+    of the listing testing every story (which the planner would pick, misjudging it)."""
+    return found.join(copies, copies.c.id == found.c.copy_id).join(
+        stories, and_(stories.c.id == copies.c.story_id, stories.c.shown == copies.c.id)
+    )
+
+
 def _live(
-    selected: Select[Any], desk: str | None, topic: str | None, source: str | None
+    selected: Select[Any],
+    desk: str | None,
+    topic: str | None,
+    source: str | None,
+    found: Any = None,
 ) -> Select[Any]:
     """Stories live in the listing these filters name, through its membership rows."""
     listing = listing_for(desk, topic)
-    query = selected.select_from(
-        memberships.join(stories, stories.c.id == memberships.c.story_id).join(
+    if found is None:
+        joined = memberships.join(stories, stories.c.id == memberships.c.story_id).join(
             copies, copies.c.id == stories.c.shown
         )
-    ).where(memberships.c.listing == listing, memberships.c.live == true())
+    else:
+        joined = _found_stories(found).join(memberships, memberships.c.story_id == stories.c.id)
+    query = selected.select_from(joined).where(
+        memberships.c.listing == listing, memberships.c.live == true()
+    )
     if desk is not None and topic is not None:
         query = query.where(
             memberships.c.story_id.in_(
@@ -100,10 +119,15 @@ def _live(
 
 
 def _retracted(
-    selected: Select[Any], desk: str | None, topic: str | None, source: str | None
+    selected: Select[Any],
+    desk: str | None,
+    topic: str | None,
+    source: str | None,
+    found: Any = None,
 ) -> Select[Any]:
     """Retracted stories; their membership rows (not live) still say where they were."""
-    query = selected.select_from(_shown()).where(stories.c.retracted_at.is_not(None))
+    joined = _shown() if found is None else _found_stories(found)
+    query = selected.select_from(joined).where(stories.c.retracted_at.is_not(None))
     for listing in {listing_for(desk=desk), listing_for(topic=topic)} - {"all"}:
         query = query.where(
             stories.c.id.in_(select(_also.c.story_id).where(_also.c.listing == listing))
@@ -121,8 +145,9 @@ def _filtered(
     topic: str | None,
     source: str | None,
     retracted: bool,
+    found: Any = None,
 ) -> Select[Any]:
-    return (_retracted if retracted else _live)(selected, desk, topic, source)
+    return (_retracted if retracted else _live)(selected, desk, topic, source, found)
 
 
 def _before(query: Select[Any], before: Key | None, retracted: bool) -> Select[Any]:
@@ -138,6 +163,17 @@ def _newest_first(query: Select[Any], retracted: bool) -> Select[Any]:
     if retracted:
         return query.order_by(stories.c.published.desc(), stories.c.id.desc())
     return query.order_by(memberships.c.published.desc(), memberships.c.story_id.desc())
+
+
+def _all_matches(dialect: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    return (
+        select(copies.c.id.label("copy_id"))
+        .where(matching(dialect, text))
+        .cte("found")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
 
 
 class Listings(Database):
@@ -224,17 +260,42 @@ class Listings(Database):
 
         Returns one page and, when ``total``, how many matched in all (None otherwise:
         counting is a walk over every match, which a public page does not pay for).
+
+        The full-text index cannot hand matches out newest first, so a word in
+        every tenth story would cost a sort of all of them. Matches are looked
+        for in windows of time instead (``SEARCH_WINDOWS``, back from the cursor
+        or the newest story, on the index of copies' ``published``, which is the
+        story's key for the copy it shows): the first window that fills the page
+        answers, and only a rare word reaches the last, unbounded one, where its
+        matches are few. An ``offset`` searches everything at once.
         """
-        query = _filtered(select(*_columns()), desk, topic, source, retracted)
-        counting = _filtered(select(func.count()), desk, topic, source, retracted)
-        if text is not None:
-            matches = matching(self.engine.dialect.name, text)
-            query, counting = query.where(matches), counting.where(matches)
-        query = _before(query, before, retracted)
-        query = _newest_first(query, retracted).offset(offset).limit(limit)
+        dialect = self.engine.dialect.name
         with self.engine.connect() as conn:
-            found = [story_article(row) for row in conn.execute(query)]
-            return found, conn.execute(counting).scalar_one() if total else None
+            top = before[0] if before is not None else None
+            windows: tuple[timedelta | None, ...] = (None,)
+            if text is not None and offset == 0:
+                if top is None:
+                    top = conn.execute(select(func.max(copies.c.published))).scalar()
+                windows = (*SEARCH_WINDOWS, None) if top is not None else (None,)
+            for window in windows:
+                matched = None
+                if text is not None:
+                    matches = select(copies.c.id.label("copy_id")).where(matching(dialect, text))
+                    if window is not None and top is not None:
+                        matches = matches.where(copies.c.published >= top - window)
+                    matched = matches.cte("found").prefix_with("MATERIALIZED", dialect="postgresql")
+                query = _filtered(select(*_columns()), desk, topic, source, retracted, matched)
+                query = _before(query, before, retracted)
+                query = _newest_first(query, retracted).offset(offset).limit(limit)
+                found = [story_article(row) for row in conn.execute(query)]
+                if len(found) >= limit:
+                    break
+            if not total:
+                return found, None
+            counting = _filtered(
+                select(func.count()), desk, topic, source, retracted, _all_matches(dialect, text)
+            )
+            return found, conn.execute(counting).scalar_one()
 
     def article(self, article_id: str) -> Article | None:
         """The story ``article_id`` names: a story's id, or the id of any of its copies.

@@ -3,7 +3,8 @@
 PostgreSQL: a GIN expression index on ``to_tsvector('simple', title || ' ' ||
 summary)``. SQLite: an FTS5 external-content table with the triggers that keep
 it in step. Both are filled from the rows already stored (the index build, the
-FTS5 ``rebuild``). See ``feedsvc.store.search``.
+FTS5 ``rebuild``). And an index on copies' ``published``, by which search looks
+for matches in windows of time. See ``feedsvc.store.search``.
 
 Revision ID: 0010
 Revises: 0009
@@ -28,6 +29,7 @@ depends_on = None
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    op.create_index(op.f("ix_copies_published"), "copies", ["published"])
     for statement in POSTGRES_SETUP if postgres else SQLITE_SETUP:
         op.execute(statement)
 
@@ -36,3 +38,4 @@ def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in POSTGRES_TEARDOWN if postgres else SQLITE_TEARDOWN:
         op.execute(statement)
+    op.drop_index(op.f("ix_copies_published"), table_name="copies")
