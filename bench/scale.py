@@ -166,7 +166,9 @@ def median_ms(run: Callable[[], Any], times: int) -> float:
     return statistics.median(laps)
 
 
-def measure(url: str, count: int, requests: int, publishes: int) -> dict[str, float]:
+def measure(
+    url: str, count: int, requests: int, publishes: int, keep: bool = False
+) -> dict[str, float]:
     base = make_url(url)
     admin = base.set(database="postgres")
     target = base.set(database=DATABASE)
@@ -205,11 +207,14 @@ def measure(url: str, count: int, requests: int, publishes: int) -> dict[str, fl
             figures["one-story publish"] = publish_figure(store, publisher, publishes)
             store.close()
     finally:
-        with psycopg.connect(
-            admin.set(drivername="postgresql").render_as_string(hide_password=False),
-            autocommit=True,
-        ) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        if keep:
+            print(f"  kept {DATABASE} for a look (EXPLAIN); drop it when done", flush=True)
+        else:
+            with psycopg.connect(
+                admin.set(drivername="postgresql").render_as_string(hide_password=False),
+                autocommit=True,
+            ) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     return figures
 
 
@@ -291,11 +296,13 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--publishes", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the large database")
     args = parser.parse_args()
     results = {}
     for size in (args.small, args.large):
         print(f"measuring at {size:,} stories", flush=True)
-        results[size] = measure(args.database, size, args.requests, args.publishes)
+        keep = args.keep and size == args.large
+        results[size] = measure(args.database, size, args.requests, args.publishes, keep)
     small, large = results[args.small], results[args.large]
     print(f"\n{'median ms':32} {args.small:>10,} {args.large:>10,} {'ratio':>7}")
     worst = 0.0

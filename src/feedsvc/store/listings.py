@@ -27,6 +27,8 @@ from feedsvc.store.stories import retraction_of
 
 SEARCH_WINDOWS = (timedelta(days=1), timedelta(days=8), timedelta(days=64), timedelta(days=512))
 """How far back from its top a search looks, window after window, before looking at all."""
+FEW_MATCHES = 256
+"""Matches few enough to sort all of them: such a search skips the windows."""
 MAX_TOMBSTONES = 100
 """Most tombstones one feed carries (the newest): a mass retraction cannot bloat it."""
 
@@ -165,6 +167,12 @@ def _newest_first(query: Select[Any], retracted: bool) -> Select[Any]:
     return query.order_by(memberships.c.published.desc(), memberships.c.story_id.desc())
 
 
+def _many(conn: Connection, dialect: str, text: str) -> bool:
+    """Whether ``text`` matches at least ``FEW_MATCHES`` copies: at most that many read."""
+    probe = select(copies.c.id).where(matching(dialect, text)).limit(FEW_MATCHES).subquery()
+    return conn.execute(select(func.count()).select_from(probe)).scalar_one() >= FEW_MATCHES
+
+
 def _all_matches(dialect: str, text: str | None) -> Any:
     if text is None:
         return None
@@ -267,13 +275,15 @@ class Listings(Database):
         or the newest story, on the index of copies' ``published``, which is the
         story's key for the copy it shows): the first window that fills the page
         answers, and only a rare word reaches the last, unbounded one, where its
-        matches are few. An ``offset`` searches everything at once.
+        matches are few. A word with fewer than ``FEW_MATCHES`` matches in all (one
+        look at the index, stopped there) skips the windows: its matches are the
+        cheap way. An ``offset`` searches everything at once.
         """
         dialect = self.engine.dialect.name
         with self.engine.connect() as conn:
             top = before[0] if before is not None else None
             windows: tuple[timedelta | None, ...] = (None,)
-            if text is not None and offset == 0:
+            if text is not None and offset == 0 and _many(conn, dialect, text):
                 if top is None:
                     top = conn.execute(select(func.max(copies.c.published))).scalar()
                 windows = (*SEARCH_WINDOWS, None) if top is not None else (None,)
