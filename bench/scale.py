@@ -20,7 +20,10 @@ How it runs
     (``Publisher.publish(None)``, which also seals the RFC 5005 archive).
 
     Requests go through the Flask test client of ``create_app`` (the WSGI
-    stack, the feed cache, the page memo), ``--requests`` of each. A feed,
+    stack, the feed cache, the page memo), ``--requests`` of each, both sizes
+    loaded side by side (``feedsvc_scale_<n>``) and measured in turns, a fifth
+    of each figure's requests at a time, so a busy shared machine weighs on
+    both sizes alike. A feed,
     ``/`` and the desk's and topic's first pages are published bytes; story
     pages are asked for by ``--requests`` different ids and the older page and
     the searches with the page memo emptied before each request, so those
@@ -38,18 +41,20 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from flask.testing import FlaskClient
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from feedsvc.catalog import load_catalog
 from feedsvc.config import Settings
@@ -157,73 +162,64 @@ def _stories(count: int) -> Any:
         }
 
 
-def median_ms(run: Callable[[], Any], times: int) -> float:
-    laps = []
-    for _ in range(times):
-        started = time.perf_counter()
-        run()
-        laps.append((time.perf_counter() - started) * 1000)
-    return statistics.median(laps)
+@dataclass
+class Archive:
+    """One size's database, app and publisher, ready to be measured."""
+
+    count: int
+    database: str
+    app: Any
+    client: FlaskClient
+    store: Store
+    publisher: Publisher
+    runs: dict[str, Callable[[], None]] = field(default_factory=dict)
+    laps: dict[str, list[float]] = field(default_factory=dict)
 
 
-def measure(
-    url: str, count: int, requests: int, publishes: int, keep: bool = False
-) -> dict[str, float]:
+def _plain(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def prepare(url: str, count: int, folder: Path, catalog: Catalog, requests: int) -> Archive:
+    """A database of ``count`` stories, published once, and what each figure runs."""
     base = make_url(url)
-    admin = base.set(database="postgres")
-    target = base.set(database=DATABASE)
-    plain = target.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(
-        admin.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
-    ) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    figures: dict[str, float] = {}
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            catalog = catalogue(Path(folder))
-            store = Store.open(target.render_as_string(hide_password=False))
-            store.upgrade()
-            store.sync_sources(catalog.sources.values(), NOW)
-            started = time.monotonic()
-            bulk_load(plain, count)
-            loaded = time.monotonic() - started
-            started = time.monotonic()
-            publisher = Publisher(store, catalog, base_url=None, feed_size=50)
-            publisher.publish(None, NOW)
-            print(
-                f"  {count:,} stories: loaded in {loaded:.0f} s, "
-                f"first publish in {time.monotonic() - started:.0f} s",
-                flush=True,
-            )
-            settings = Settings(
-                feeds_dir=Path(folder),
-                database_url=target.render_as_string(hide_password=False),
-                allowed_hosts=("localhost",),
-            )
-            app = create_app({"TESTING": True, "SETTINGS": settings, "STORE": store})
-            client = app.test_client()
-            figures = requests_figures(app, client, store, count, requests)
-            figures["one-story publish"] = publish_figure(store, publisher, publishes)
-            store.close()
-    finally:
-        if keep:
-            print(f"  kept {DATABASE} for a look (EXPLAIN); drop it when done", flush=True)
-        else:
-            with psycopg.connect(
-                admin.set(drivername="postgresql").render_as_string(hide_password=False),
-                autocommit=True,
-            ) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    return figures
+    database = f"{DATABASE}_{count}"
+    target = base.set(database=database)
+    with psycopg.connect(_plain(base.set(database="postgres")), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
+    store = Store.open(target.render_as_string(hide_password=False))
+    store.upgrade()
+    store.sync_sources(catalog.sources.values(), NOW)
+    started = time.monotonic()
+    bulk_load(_plain(target), count)
+    loaded = time.monotonic() - started
+    started = time.monotonic()
+    publisher = Publisher(store, catalog, base_url=None, feed_size=50)
+    publisher.publish(None, NOW)
+    print(
+        f"  {count:,} stories: loaded in {loaded:.0f} s, "
+        f"first publish in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+    settings = Settings(
+        feeds_dir=folder,
+        database_url=target.render_as_string(hide_password=False),
+        allowed_hosts=("localhost",),
+    )
+    app = create_app({"TESTING": True, "SETTINGS": settings, "STORE": store})
+    archive = Archive(count, database, app, app.test_client(), store, publisher)
+    archive.runs = request_runs(archive, requests)
+    archive.runs["one-story publish"] = publish_run(archive)
+    return archive
 
 
-def requests_figures(
-    app: Any, client: FlaskClient, store: Store, count: int, requests: int
-) -> dict[str, float]:
+def request_runs(archive: Archive, requests: int) -> dict[str, Callable[[], None]]:
+    app, client, count = archive.app, archive.client, archive.count
+
     def get(path: str, fresh: bool = False) -> Callable[[], None]:
         def run() -> None:
-            if fresh:
+            if fresh:  # the cost of a render from the database, not of a lookup
                 app.extensions[MEMO]._pages.clear()
             response = client.get(path)
             assert response.status_code == 200, (path, response.status_code)
@@ -232,38 +228,39 @@ def requests_figures(
 
     older = client.get(f"/desks/{DESKS[0]}").get_data(as_text=True)
     cursor = older.split("?before=", 1)[1].split('"', 1)[0]
-    ids = iter(
-        article_id(f"src{n % SOURCES:04d}", f"https://src{n % SOURCES:04d}.example/{n}")
-        for n in range(0, count, max(1, count // (requests * 2)))
+    spread = max(1, count // (requests * 4))
+    ids = itertools.cycle(
+        [
+            article_id(f"src{n % SOURCES:04d}", f"https://src{n % SOURCES:04d}.example/{n}")
+            for n in range(0, count, spread)
+        ]
     )
 
-    def story() -> None:
+    def story() -> None:  # a different story each time, from all over the archive
         response = client.get(f"/articles/{next(ids)}")
         assert response.status_code == 200
 
     for path in ("/feeds/all.atom", "/", f"/desks/{DESKS[0]}", f"/topics/{TOPICS[0]}"):
         client.get(path)  # the first look loads the cache
     return {
-        "feed /feeds/all.atom": median_ms(get("/feeds/all.atom"), requests),
-        "/": median_ms(get("/"), requests),
-        "desk page": median_ms(get(f"/desks/{DESKS[0]}"), requests),
-        "topic page": median_ms(get(f"/topics/{TOPICS[0]}"), requests),
-        "older desk page (?before=)": median_ms(
-            get(f"/desks/{DESKS[0]}?before={cursor}", fresh=True), requests
-        ),
-        "article page": median_ms(story, requests),
-        f"search, rare ({RARE})": median_ms(get(f"/search?q={RARE}", fresh=True), requests),
-        f"search, common ({WORDS[5]})": median_ms(
-            get(f"/search?q={WORDS[5]}", fresh=True), requests
-        ),
+        "feed /feeds/all.atom": get("/feeds/all.atom"),
+        "/": get("/"),
+        "desk page": get(f"/desks/{DESKS[0]}"),
+        "topic page": get(f"/topics/{TOPICS[0]}"),
+        "older desk page (?before=)": get(f"/desks/{DESKS[0]}?before={cursor}", fresh=True),
+        "article page": story,
+        f"search, rare ({RARE})": get(f"/search?q={RARE}", fresh=True),
+        f"search, common ({WORDS[5]})": get(f"/search?q={WORDS[5]}", fresh=True),
     }
 
 
-def publish_figure(store: Store, publisher: Publisher, publishes: int) -> float:
-    laps = []
-    for n in range(publishes):
+def publish_run(archive: Archive) -> Callable[[], None]:
+    numbers = itertools.count()
+
+    def run() -> None:
+        n = next(numbers)
         now = NOW + timedelta(minutes=n + 1)
-        source = f"src{n:04d}"
+        source = f"src{n % SOURCES:04d}"
         article = Article(
             id=article_id(source, f"https://{source}.example/new/{n}"),
             source=source,
@@ -280,11 +277,30 @@ def publish_figure(store: Store, publisher: Publisher, publishes: int) -> float:
             language="en",
             fingerprint=f"new-{n}",
         )
-        started = time.perf_counter()
-        result = store.save_batch(source, [article], Validators(), 200, now)
-        publisher.publish(result.touched, now)
-        laps.append((time.perf_counter() - started) * 1000)
-    return statistics.median(laps)
+        result = archive.store.save_batch(source, [article], Validators(), 200, now)
+        archive.publisher.publish(result.touched, now)
+
+    return run
+
+
+def measure(archives: list[Archive], requests: int, publishes: int) -> None:
+    """Each figure at every size in turn, a few at a time: the machine's other work
+    (a shared box) falls on both sizes alike instead of on whichever ran then."""
+    rounds = 5
+    for name in archives[0].runs:
+        times = publishes if name == "one-story publish" else requests
+        for _ in range(rounds):
+            for archive in archives:
+                run = archive.runs[name]
+                for _ in range(max(1, times // rounds)):
+                    started = time.perf_counter()
+                    run()
+                    archive.laps.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+
+
+def drop(url: str, database: str) -> None:
+    with psycopg.connect(_plain(make_url(url).set(database="postgres")), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def main() -> None:
@@ -294,22 +310,34 @@ def main() -> None:
     )
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--publishes", type=int, default=20)
-    parser.add_argument("--keep", action="store_true", help="keep the large database")
+    parser.add_argument("--keep", action="store_true", help="keep the databases (EXPLAIN)")
     args = parser.parse_args()
-    results = {}
-    for size in (args.small, args.large):
-        print(f"measuring at {size:,} stories", flush=True)
-        keep = args.keep and size == args.large
-        results[size] = measure(args.database, size, args.requests, args.publishes, keep)
-    small, large = results[args.small], results[args.large]
+    archives: list[Archive] = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            catalog = catalogue(Path(folder))
+            for size in (args.small, args.large):
+                print(f"loading {size:,} stories", flush=True)
+                archives.append(prepare(args.database, size, Path(folder), catalog, args.requests))
+            measure(archives, args.requests, args.publishes)
+            for archive in archives:
+                archive.store.close()
+    finally:
+        for archive in archives:
+            if args.keep:
+                print(f"kept {archive.database}: drop it when done")
+            else:
+                drop(args.database, archive.database)
+    small, large = archives
     print(f"\n{'median ms':32} {args.small:>10,} {args.large:>10,} {'ratio':>7}")
     worst = 0.0
-    for name in small:
-        ratio = large[name] / small[name]
+    for name in small.laps:
+        before, after = statistics.median(small.laps[name]), statistics.median(large.laps[name])
+        ratio = after / before
         worst = max(worst, ratio)
-        print(f"{name:32} {small[name]:10.2f} {large[name]:10.2f} {ratio:7.2f}")
+        print(f"{name:32} {before:10.2f} {after:10.2f} {ratio:7.2f}")
     print(f"worst ratio {worst:.2f} (goal: at most 1.5)")
 
 

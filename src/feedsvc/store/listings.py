@@ -25,7 +25,7 @@ from feedsvc.store.schema import copies, memberships, stories
 from feedsvc.store.search import matching
 from feedsvc.store.stories import retraction_of
 
-SEARCH_WINDOWS = (timedelta(days=1), timedelta(days=8), timedelta(days=64), timedelta(days=512))
+SEARCH_WINDOWS = tuple(timedelta(hours=6 * 4**n) for n in range(7))  # 6 h … 1,024 days
 """How far back from its top a search looks, window after window, before looking at all."""
 FEW_MATCHES = 256
 """Matches few enough to sort all of them: such a search skips the windows."""
