@@ -122,11 +122,9 @@ def test_published_xml_parses_back_to_the_stored_articles(
         assert entry.content[0].value == article.content_html
         published_at = entry.published_parsed
         assert datetime(*published_at[:6]).isoformat() + "Z" == article.to_json(BASE)["published"]
-        assert (
-            entry.author
-            == article.author
-            == {"nym": "NYM Desk", "europe": "Europe Desk"}[article.desk]
-        )  # the sample's wire articles name no author: their desk is credited
+        assert entry.author == article.author == {"nym": "NYM Desk", "europe": "Europe Desk"}[
+            article.desk
+        ]  # the sample's wire articles name no author: their desk is credited
         assert sorted(t.term for t in entry.get("tags", [])) == sorted(article.topics)
 
 
@@ -251,11 +249,8 @@ def test_giant_items_cannot_grow_a_feed_past_its_bound(
             published.append({path: body for path, (body, _, _) in bodies(store).items()})
     for path, body in published[0].items():
         if path.endswith((".rss", ".atom", ".json")):
-            entries = (
-                body.count(b"<item>")
-                + body.count(b"<entry")
-                + body.count(b'"id":"')
-                - (1 if path.endswith(".json") else 0)
+            entries = body.count(b"<item>") + body.count(b"<entry") + body.count(b'"id":"') - (
+                1 if path.endswith(".json") else 0
             )
             assert len(body) <= feed_bound(max(entries, 0)), path
     assert published[1] == published[0]  # bigger giants, the same bytes

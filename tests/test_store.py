@@ -88,7 +88,9 @@ def test_new_then_unchanged_then_updated(wired: Store, now: datetime) -> None:
     third = wired.save_batch("wire", [make_article(1), edited], Validators('"b"'), 200, now)
     assert (third.new, third.updated, third.unchanged) == (0, 1, 1)
     # the article left nym/security for europe/trade: all four listings must be rendered again
-    assert third.touched == Touched(frozenset({"nym", "europe"}), frozenset({"security", "trade"}))
+    assert third.touched == Touched(
+        frozenset({"nym", "europe"}), frozenset({"security", "trade"})
+    )
     stored = {a.id: a for a in wired.list_articles()}
     assert stored["id-2"].title == "Story 2, corrected"
     assert stored["id-2"].topics == ("trade",)

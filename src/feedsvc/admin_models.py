@@ -123,6 +123,8 @@ def _duration(text: str | None) -> str | None:
     return text.strip()
 
 
+
+
 def _id(text: str) -> str:
     if not ID_PATTERN.fullmatch(text):
         raise ValueError(f"bad id {text!r}: use lower-case letters, digits and '-'")
