@@ -300,7 +300,9 @@ def test_story_pages_in_a_real_browser(settings: Settings, published: Store, now
         published=now - timedelta(days=1),
         updated=now - timedelta(days=1),
     )
-    published.save_batch("nym-wire", [hostile], Validators(), 200, now)
+    result = published.save_batch("nym-wire", [hostile], Validators(), 200, now)
+    catalog = load_catalog(settings.feeds_dir)  # the desk page is built when publishing
+    Publisher(published, catalog, base_url=None, feed_size=50).publish(result.touched, now)
     problems: list[str] = []
     port = closed_port()
     app = _browser_app(settings, published, port)

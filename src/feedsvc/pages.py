@@ -275,6 +275,7 @@ def listing_page(
         links=links,
         autodiscovery=links,
         older=older,
+        here=f"/{kind}/{entry['id']}",
     )
 
 
