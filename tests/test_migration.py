@@ -18,6 +18,7 @@ from feedsvc.render import entry_id
 from feedsvc.store import Store
 from feedsvc.store.engine import MIGRATIONS
 from feedsvc.store.schema import metadata
+from feedsvc.store.search import unmodelled
 from test_stories import article
 
 
@@ -106,7 +107,7 @@ def test_0004_turns_articles_into_stories_and_gives_back_merged_items(
     old_rows(store, now)
     store.upgrade()
     with store.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert unmodelled(compare_metadata(MigrationContext.configure(conn), metadata)) == []
 
     web = article_id("web", "https://news.example/b")
     shared = store.article(web)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from feedsvc.model import Article, Enclosure, Origin, Source, Touched, Validators, new_entry_id
 from feedsvc.store import Store, source_config
 from feedsvc.store.schema import metadata, sources, stories
+from feedsvc.store.search import unmodelled
 
 T0 = datetime(2025, 6, 23, 19, 9, tzinfo=UTC)
 
@@ -58,7 +59,7 @@ def wired(store: Store, now: datetime) -> Store:
 
 def test_migrated_schema_matches_metadata(store: Store) -> None:
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = unmodelled(compare_metadata(MigrationContext.configure(conn), metadata))
     assert diff == []
 
 

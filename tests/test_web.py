@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import xml.etree.ElementTree as ET
 from email.utils import format_datetime, parsedate_to_datetime
 from html.parser import HTMLParser
@@ -157,7 +158,8 @@ def test_index_lists_desks_topics_and_every_feed(client: FlaskClient) -> None:
             assert (f"/{path}.{fmt}", media.split(";")[0]) in found
     assert "NYM Desk" in html and "Security &amp; Defence" in html
     assert "EU, Canada to deepen ties with new security pact" in html
-    assert "4 articles" in html  # the NYM desk's count
+    assert re.search(r"\d+ articles", html) is None  # no totals: counting is O(stories)
+    assert 'action="/search"' in html
 
 
 @pytest.mark.parametrize("page", ["/desks/nym", "/topics/security"])

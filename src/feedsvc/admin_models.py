@@ -40,6 +40,7 @@ from feedsvc.catalog import (
     format_interval,
     parse_interval,
 )
+from feedsvc.cursor import CURSOR_LIMIT, decode_cursor
 from feedsvc.dates import DURATION_PATTERN, format_duration, parse_duration
 from feedsvc.errors import ValidationError
 from feedsvc.model import ArticleJson, Source, UtcTime
@@ -349,6 +350,11 @@ PageSize = Annotated[
 ]
 
 
+def _cursor(value: str) -> str:
+    decode_cursor(value)  # BadCursor is a ValueError: a 400 naming ``before``
+    return value
+
+
 class ArticleQuery(_Query):
     """``GET /api/v1/articles``: filters, text and one page."""
 
@@ -358,10 +364,16 @@ class ArticleQuery(_Query):
     q: str | SkipJsonSchema[None] = Field(
         default=None,
         max_length=MAX_QUERY,
-        description=f"text in the title or summary, case-insensitive, at most {MAX_QUERY} "
-        "characters",
+        description=f"words in the title or summary (full-text: every word, any case), at "
+        f"most {MAX_QUERY} characters",
     )
     limit: PageSize = DEFAULT_PAGE
+    before: Annotated[str, AfterValidator(_cursor)] | SkipJsonSchema[None] = Field(
+        default=None,
+        max_length=CURSOR_LIMIT,
+        description="a cursor: the previous page's next, for the page after it (the way to "
+        "page; offset still works but costs what it skips)",
+    )
     offset: int = Field(
         default=0,
         ge=0,
@@ -574,3 +586,7 @@ class ArticlePageJson(_Response):
     total: int = Field(ge=0)
     limit: int
     offset: int
+    next: str | None = Field(
+        default=None,
+        description="a cursor for the next (older) page, to pass as before; null on the last",
+    )

@@ -1,9 +1,11 @@
 """The public HTML pages: the index, a desk's or a topic's listing, and one page per story.
 
 Pure functions of data and a base URL, as ``render.py`` is for feeds: no
-request, no clock, no database, no Flask. The web tier renders them per
-request today; publishing can render them ahead of time (issue 12 §4) the way
-it renders feeds, with ``publish.PLACEHOLDER_BASE`` as the base. ``site`` is
+request, no clock, no database, no Flask. Publishing renders the index and
+each desk's and topic's first page ahead of time (``publish_pages``), the way
+it renders feeds, so a request for them is a lookup; older pages, story pages
+and search results are rendered by the web tier and kept per publish
+generation. ``site`` is
 the catalogue snapshot publishing shares with the web tier
 (``publish.site_snapshot``): desks, topics and sources by id.
 
@@ -31,9 +33,15 @@ from feedsvc.urls import story_page_url
 
 __all__ = [
     "FORMAT_NAMES",
+    "INDEX_PATH",
+    "PAGE_SIZE",
     "feed_links",
+    "index_page",
+    "listing_page",
+    "listing_path",
     "render_page",
     "retraction_notice",
+    "search_page",
     "source_name",
     "story_context",
     "story_page",
@@ -204,3 +212,87 @@ def _news_article(
     if article.url and article.url != page:
         data["isBasedOn"] = article.url
     return data
+
+
+# -- pages of many stories: built at publish time, or per request for older pages ----
+
+PAGE_SIZE = 30
+"""Stories on a desk's or topic's page, and on a page of search results."""
+INDEX_LATEST = 3
+"""Newest stories the index shows under each desk and topic."""
+INDEX_PATH = "pages/index"
+"""Where the published index is kept with the feeds (``publish``); never a URL."""
+
+
+def listing_path(kind: str, ident: str) -> str:
+    """Where the published first page of a desk or topic is kept: ``pages/desks/<id>``."""
+    return f"pages/{kind}/{ident}"
+
+
+def index_page(site: Site, latest: Mapping[str, Sequence[Article]]) -> str:
+    """The index (``/``): every desk and topic with its newest stories and its feeds.
+
+    ``latest`` holds each listing's newest ``INDEX_LATEST`` by key (``desks/<id>``).
+    No totals: counting a listing is a walk over all of it, which neither a request
+    nor a one-story publish should pay; the feeds and the "older" pages are the archive.
+    """
+    sections = []
+    for kind in ("desks", "topics"):
+        for entry in site.get(kind, ()):
+            sections.append(
+                {
+                    "kind": kind,
+                    "id": entry["id"],
+                    "title": entry["title"],
+                    "description": entry.get("description") or "",
+                    "latest": list(latest.get(f"{kind}/{entry['id']}", ()))[:INDEX_LATEST],
+                    "links": feed_links(f"feeds/{kind}/{entry['id']}", entry["title"]),
+                }
+            )
+    autodiscovery = feed_links("feeds/all", "All articles")
+    for section in sections:
+        autodiscovery += section["links"]
+    return render_page(
+        "index.html",
+        title="feedsvc",
+        sections=sections,
+        all_links=feed_links("feeds/all", "All articles"),
+        autodiscovery=autodiscovery,
+    )
+
+
+def listing_page(
+    site: Site, kind: str, entry: Mapping[str, Any], articles: Sequence[Article], older: str | None
+) -> str:
+    """A desk's or topic's page: ``articles`` (one page, newest first), and the link to
+    the next older page when there is one (``older``: its cursor)."""
+    links = feed_links(f"feeds/{kind}/{entry['id']}", entry["title"])
+    return render_page(
+        "listing.html",
+        title=entry["title"],
+        description=entry.get("description") or "",
+        articles=[(article, source_name(article, site)) for article in articles],
+        links=links,
+        autodiscovery=links,
+        older=older,
+        here=f"/{kind}/{entry['id']}",
+    )
+
+
+def search_page(
+    site: Site, query: str, articles: Sequence[Article] | None, older: str | None
+) -> str:
+    """``/search``: the form, and when something was asked (``articles`` not None) what
+    was found, newest first, with the link to older matches (``older``: its cursor)."""
+    links = feed_links("feeds/all", "All articles")
+    return render_page(
+        "search.html",
+        title=f"Search: {query}" if query else "Search",
+        query=query,
+        articles=None
+        if articles is None
+        else [(article, source_name(article, site)) for article in articles],
+        older=older,
+        links=links,
+        autodiscovery=links,
+    )

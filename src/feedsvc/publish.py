@@ -42,6 +42,7 @@ from feedsvc.archive_export import ArchiveExport, open_url_path
 from feedsvc.config import Settings
 from feedsvc.model import Catalog, PublishedFeed, Source, Touched
 from feedsvc.opml import opml_document
+from feedsvc.publish_pages import PAGE_MAX_AGE, PAGE_MEDIA_TYPE, PAGE_PREFIX, render_pages
 from feedsvc.render import FORMATS, MEDIA_TYPES, FeedSpec, feed_url, render
 from feedsvc.store import ArchiveState, Store
 from feedsvc.telemetry import PUBLISH_DURATION, WEBSUB_PINGS, count, observe
@@ -262,8 +263,10 @@ class Publisher:
                 self._feed(path, render_opml(self.specs, base, fmt), OPML_MEDIA_TYPE, OPML_TTL, now)
                 for fmt, path in OPML_PATHS.items()
             )
-        keep = {feed.path for feed in rendered} if everything else None
-        saved = self.store.save_feeds(rendered, site_snapshot(self.catalog), keep)
+        site = site_snapshot(self.catalog)
+        pages = self._pages(json.loads(site), wanted, now) if wanted else []
+        keep = {feed.path for feed in [*rendered, *pages]} if everything else None
+        saved = self.store.save_feeds([*rendered, *pages], site, keep)
         export_error = None
         if self.publish_dir is not None:
             try:
@@ -285,12 +288,24 @@ class Publisher:
                 log.error("%s; it is tried again at the next publish", export_error)
         notified = self._tell_hub(saved.new_bytes, now)
         self.store.add_metrics(observe(PUBLISH_DURATION, time.monotonic() - started))
+        changed = tuple(path for path in saved.changed if not path.startswith(PAGE_PREFIX))
         return PublishResult(
-            changed=saved.changed,
-            unchanged=len(rendered) - len(saved.changed),
+            changed=changed,
+            unchanged=len(rendered) - len(changed),
             export_error=export_error,
             notified=notified,
         )
+
+    def _pages(
+        self, site: dict[str, object], keys: list[str], now: datetime
+    ) -> list[PublishedFeed]:
+        """The index and the touched listings' first pages, stored with the feeds
+        (``publish_pages``); not exported: the static export is for feeds."""
+        ttl = timedelta(seconds=PAGE_MAX_AGE)
+        return [
+            self._feed(path, body, PAGE_MEDIA_TYPE, ttl, now)
+            for path, body in render_pages(self.store, site, keys)
+        ]
 
     def _tell_hub(self, paths: Sequence[str], now: datetime) -> tuple[str, ...]:
         """Queue what the hub owes for feeds whose bytes changed; the calls are the scheduler's.

@@ -62,6 +62,11 @@ def _bound(key: Key) -> Any:
     return tuple_(literal(key[0], UTCDateTime), literal(key[1], String))
 
 
+def key_bound(key: Key) -> Any:
+    """``key`` as a row value, to compare a (published, id) pair of columns with."""
+    return _bound(key)
+
+
 def _member_key() -> Any:
     return tuple_(memberships.c.published, memberships.c.story_id)
 

@@ -10,20 +10,25 @@ story and the copy the story shows, both by primary key.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, Select, false, func, or_, select, true
+from sqlalchemy import Connection, FromClause, Select, and_, false, func, select, true, tuple_
 
 from feedsvc.archive import Key
 from feedsvc.model import Article, Tombstone
-from feedsvc.store.archive_rows import key_above, key_below
+from feedsvc.store.archive_rows import key_above, key_below, key_bound
 from feedsvc.store.copies import article_from, load_topics, story_of_copy
 from feedsvc.store.election import listing_for, topic_listing
 from feedsvc.store.engine import Database
 from feedsvc.store.schema import copies, memberships, stories
+from feedsvc.store.search import matching
 from feedsvc.store.stories import retraction_of
 
+SEARCH_WINDOWS = tuple(timedelta(hours=6 * 4**n) for n in range(7))  # 6 h … 1,024 days
+"""How far back from its top a search looks, window after window, before looking at all."""
+FEW_MATCHES = 256
+"""Matches few enough to sort all of them: such a search skips the windows."""
 MAX_TOMBSTONES = 100
 """Most tombstones one feed carries (the newest): a mass retraction cannot bloat it."""
 
@@ -69,16 +74,33 @@ def story_article(row: Any) -> Article:
     )
 
 
+def _found_stories(found: Any) -> FromClause:
+    """Stories whose shown copy is in ``found`` (a CTE of copy ids), that CTE first: the
+    full-text index's matches lead, so a rare word costs its few matches, never a walk
+    of the listing testing every story (which the planner would pick, misjudging it)."""
+    return found.join(copies, copies.c.id == found.c.copy_id).join(
+        stories, and_(stories.c.id == copies.c.story_id, stories.c.shown == copies.c.id)
+    )
+
+
 def _live(
-    selected: Select[Any], desk: str | None, topic: str | None, source: str | None
+    selected: Select[Any],
+    desk: str | None,
+    topic: str | None,
+    source: str | None,
+    found: Any = None,
 ) -> Select[Any]:
     """Stories live in the listing these filters name, through its membership rows."""
     listing = listing_for(desk, topic)
-    query = selected.select_from(
-        memberships.join(stories, stories.c.id == memberships.c.story_id).join(
+    if found is None:
+        joined = memberships.join(stories, stories.c.id == memberships.c.story_id).join(
             copies, copies.c.id == stories.c.shown
         )
-    ).where(memberships.c.listing == listing, memberships.c.live == true())
+    else:
+        joined = _found_stories(found).join(memberships, memberships.c.story_id == stories.c.id)
+    query = selected.select_from(joined).where(
+        memberships.c.listing == listing, memberships.c.live == true()
+    )
     if desk is not None and topic is not None:
         query = query.where(
             memberships.c.story_id.in_(
@@ -99,10 +121,15 @@ def _live(
 
 
 def _retracted(
-    selected: Select[Any], desk: str | None, topic: str | None, source: str | None
+    selected: Select[Any],
+    desk: str | None,
+    topic: str | None,
+    source: str | None,
+    found: Any = None,
 ) -> Select[Any]:
     """Retracted stories; their membership rows (not live) still say where they were."""
-    query = selected.select_from(_shown()).where(stories.c.retracted_at.is_not(None))
+    joined = _shown() if found is None else _found_stories(found)
+    query = selected.select_from(joined).where(stories.c.retracted_at.is_not(None))
     for listing in {listing_for(desk=desk), listing_for(topic=topic)} - {"all"}:
         query = query.where(
             stories.c.id.in_(select(_also.c.story_id).where(_also.c.listing == listing))
@@ -120,14 +147,41 @@ def _filtered(
     topic: str | None,
     source: str | None,
     retracted: bool,
+    found: Any = None,
 ) -> Select[Any]:
-    return (_retracted if retracted else _live)(selected, desk, topic, source)
+    return (_retracted if retracted else _live)(selected, desk, topic, source, found)
+
+
+def _before(query: Select[Any], before: Key | None, retracted: bool) -> Select[Any]:
+    """Only stories keyed below ``before`` (a cursor's key): the next page, by the index."""
+    if before is None:
+        return query
+    if retracted:
+        return query.where(tuple_(stories.c.published, stories.c.id) < key_bound(before))
+    return query.where(key_below(before, inclusive=False))
 
 
 def _newest_first(query: Select[Any], retracted: bool) -> Select[Any]:
     if retracted:
         return query.order_by(stories.c.published.desc(), stories.c.id.desc())
     return query.order_by(memberships.c.published.desc(), memberships.c.story_id.desc())
+
+
+def _many(conn: Connection, dialect: str, text: str) -> bool:
+    """Whether ``text`` matches at least ``FEW_MATCHES`` copies: at most that many read."""
+    probe = select(copies.c.id).where(matching(dialect, text)).limit(FEW_MATCHES).subquery()
+    return conn.execute(select(func.count()).select_from(probe)).scalar_one() >= FEW_MATCHES
+
+
+def _all_matches(dialect: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    return (
+        select(copies.c.id.label("copy_id"))
+        .where(matching(dialect, text))
+        .cte("found")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
 
 
 class Listings(Database):
@@ -140,14 +194,15 @@ class Listings(Database):
         offset: int = 0,
         *,
         retracted: bool = False,
+        before: Key | None = None,
     ) -> list[Article]:
         """Live stories newest first (ties broken by id), or only retracted ones.
 
         ``source``: stories a copy of that source is in (present, for live ones).
+        ``before``: only those keyed below it (a cursor's key), the way to page.
         """
-        query = _newest_first(
-            _filtered(select(*_columns()), desk, topic, source, retracted), retracted
-        ).offset(offset)
+        query = _filtered(select(*_columns()), desk, topic, source, retracted)
+        query = _newest_first(_before(query, before, retracted), retracted).offset(offset)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
@@ -204,23 +259,52 @@ class Listings(Database):
         offset: int = 0,
         *,
         retracted: bool = False,
-    ) -> tuple[list[Article], int]:
-        """``list_articles`` plus a case-insensitive substring filter on title and summary.
+        before: Key | None = None,
+        total: bool = True,
+    ) -> tuple[list[Article], int | None]:
+        """``list_articles`` plus a full-text filter on title and summary (``store.search``):
+        every word of ``text``, newest first like every listing, never by rank, so a
+        cursor pages through matches as through a feed.
 
-        Returns one page and the total that matched, for paging.
+        Returns one page and, when ``total``, how many matched in all (None otherwise:
+        counting is a walk over every match, which a public page does not pay for).
+
+        The full-text index cannot hand matches out newest first, so a word in
+        every tenth story would cost a sort of all of them. Matches are looked
+        for in windows of time instead (``SEARCH_WINDOWS``, back from the cursor
+        or the newest story, on the index of copies' ``published``, which is the
+        story's key for the copy it shows): the first window that fills the page
+        answers, and only a rare word reaches the last, unbounded one, where its
+        matches are few. A word with fewer than ``FEW_MATCHES`` matches in all (one
+        look at the index, stopped there) skips the windows: its matches are the
+        cheap way. An ``offset`` searches everything at once.
         """
-        query = _filtered(select(*_columns()), desk, topic, source, retracted)
-        counting = _filtered(select(func.count()), desk, topic, source, retracted)
-        if text:
-            pattern = "%" + _like_escape(text.lower()) + "%"
-            matches = or_(
-                func.lower(copies.c.title).like(pattern, escape="\\"),
-                func.lower(copies.c.summary).like(pattern, escape="\\"),
-            )
-            query, counting = query.where(matches), counting.where(matches)
-        query = _newest_first(query, retracted).offset(offset).limit(limit)
+        dialect = self.engine.dialect.name
         with self.engine.connect() as conn:
-            found = [story_article(row) for row in conn.execute(query)]
+            top = before[0] if before is not None else None
+            windows: tuple[timedelta | None, ...] = (None,)
+            if text is not None and offset == 0 and _many(conn, dialect, text):
+                if top is None:
+                    top = conn.execute(select(func.max(copies.c.published))).scalar()
+                windows = (*SEARCH_WINDOWS, None) if top is not None else (None,)
+            for window in windows:
+                matched = None
+                if text is not None:
+                    matches = select(copies.c.id.label("copy_id")).where(matching(dialect, text))
+                    if window is not None and top is not None:
+                        matches = matches.where(copies.c.published >= top - window)
+                    matched = matches.cte("found").prefix_with("MATERIALIZED", dialect="postgresql")
+                query = _filtered(select(*_columns()), desk, topic, source, retracted, matched)
+                query = _before(query, before, retracted)
+                query = _newest_first(query, retracted).offset(offset).limit(limit)
+                found = [story_article(row) for row in conn.execute(query)]
+                if len(found) >= limit:
+                    break
+            if not total:
+                return found, None
+            counting = _filtered(
+                select(func.count()), desk, topic, source, retracted, _all_matches(dialect, text)
+            )
             return found, conn.execute(counting).scalar_one()
 
     def article(self, article_id: str) -> Article | None:
@@ -275,7 +359,3 @@ def find_story(conn: Connection, article_id: str) -> Article | None:
         select(*_columns()).select_from(_shown()).where(stories.c.id == story)
     ).first()
     return None if row is None else story_article(row)
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -42,6 +42,7 @@ from sqlalchemy import (
 from feedsvc.store.archive_marks import mark_removed
 from feedsvc.store.engine import Database
 from feedsvc.store.schema import UTCDateTime, copies, memberships, stories
+from feedsvc.store.search import REBUILD_SQLITE
 
 _purging = Table(
     "purge_story_ids",
@@ -152,6 +153,9 @@ class Retention(Database):
                 else:  # once: convert the file, so later purges only free pages
                     driver.execute("PRAGMA auto_vacuum=INCREMENTAL")
                     driver.execute("VACUUM")
+                    # a full VACUUM may renumber rowids, which the FTS5 index refers to
+                    driver.execute(REBUILD_SQLITE)
+                    driver.commit()
                 driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 driver.execute("ANALYZE")
             finally:

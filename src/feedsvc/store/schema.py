@@ -143,6 +143,7 @@ copies = Table(
     Column("withdrawn_at", UTCDateTime),
     UniqueConstraint("source", "guid"),
     Index(None, "story_id"),
+    Index(None, "published"),  # search looks for matches in windows of time (0010)
 )
 
 # Which listings a story is in: ``all``, ``desks/<id>`` (the desk of every present copy)

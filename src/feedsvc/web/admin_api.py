@@ -34,6 +34,7 @@ from feedsvc.admin_models import (
     SourceListJson,
     query,
 )
+from feedsvc.cursor import decode_cursor, encode_cursor
 from feedsvc.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
 from feedsvc.model import ArticleJson
 from feedsvc.web import admin_auth as auth
@@ -261,15 +262,19 @@ def list_articles() -> Response:
         topic=asked.topic,
         source=asked.source,
         text=asked.q,
-        limit=asked.limit,
+        limit=asked.limit + 1,  # one more: is there a next page
         offset=asked.offset,
         retracted=asked.retracted,
+        before=decode_cursor(asked.before) if asked.before is not None else None,
     )
+    shown = found[: asked.limit]
+    last = shown[-1] if len(found) > asked.limit else None
     page = ArticlePageJson(
-        articles=[ArticleJson.of(article, link_base(request.environ)) for article in found],
-        total=total,
+        articles=[ArticleJson.of(article, link_base(request.environ)) for article in shown],
+        total=total or 0,
         limit=asked.limit,
         offset=asked.offset,
+        next=encode_cursor((last.published, last.id)) if last is not None else None,
     )
     return answer(page)
 

@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -197,6 +198,44 @@ class FeedCache:
         return path in self._feeds
 
     @property
+    def generation(self) -> str | None:
+        """The publish generation loaded: what is rendered per request is kept under it."""
+        return self._generation
+
+    @property
     def variants(self) -> int:
         """How many (feed, base) variants this process keeps (for tests and metrics)."""
         return len(self._variants)
+
+
+class PageMemo:
+    """Pages rendered per request (older pages, story pages, search results), kept per
+    publish generation: the first request after a publish renders, the next ones look up.
+
+    Bounded (least recently used out first), and emptied when the generation
+    moves, so nothing shown outlives the publish that changed it.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._generation: str | None = None
+        self._pages: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
+
+    def get(self, generation: str | None, key: tuple[str, ...]) -> bytes | None:
+        with self._lock:
+            if generation != self._generation:
+                return None
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, generation: str | None, key: tuple[str, ...], page: bytes) -> None:
+        with self._lock:
+            if generation != self._generation:
+                self._pages.clear()
+                self._generation = generation
+            self._pages[key] = page
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
