@@ -179,7 +179,7 @@ def test_a_published_page_answers_304_to_its_etag(client: FlaskClient) -> None:
         "/desks/nym?before=nonsense",
         "/topics/security?before=",
         "/desks/nym?before=" + "A" * 500,
-        "/search?q=pact&before=%00",
+        "/search?q=pact&before=%01%FF",  # (a NUL is refused earlier, for every URL: test_hosts)
         "/desks/nym?before=MS4xNzAwMDAwMDAwMDAwMDAwLmEgYg",  # a well-formed key, no story id
     ],
 )
@@ -223,8 +223,8 @@ def test_search_finds_by_words_newest_first_and_never_a_retracted_story(
         '"',
         "'",
         '"unbalanced',
-        "a\x00b",
-        "\x00",
+        "a\x01b",
+        "\x1b[31m",
         "AND OR NOT",
         "NEAR(a b)",
         "title:pact",
@@ -240,6 +240,14 @@ def test_hostile_search_text_is_answered_not_crashed(client: FlaskClient, q: str
     response = client.get("/search", query_string={"q": q})
     assert response.status_code == 200
     assert "Search" in response.get_data(as_text=True)
+
+
+def test_a_nul_in_the_search_text_is_refused_before_any_query(client: FlaskClient) -> None:
+    """PostgreSQL refuses NUL in text: the web tier's outermost check answers first."""
+    for q in ("a\x00b", "\x00"):
+        response = client.get("/search", query_string={"q": q})
+        assert response.status_code == 400
+        assert "NUL" in response.get_data(as_text=True)
 
 
 def test_the_api_pages_by_cursor_through_every_story(
