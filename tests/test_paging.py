@@ -9,10 +9,11 @@ statements the real engine runs (a SQLAlchemy event listener).
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from feedsvc.config import Settings
 from feedsvc.model import Article, Validators
 from feedsvc.publish import Publisher
 from feedsvc.store import Store
+from feedsvc.store.listings import LARGEST_WINDOW, search_windows
 
 SOURCE = "example-world"  # a feed source of the sample catalogue, desk nym
 OLDER = re.compile(r'href="([^"]*before=[^"]+)"[^>]*id="older"')
@@ -269,3 +271,59 @@ def test_the_api_pages_by_cursor_through_every_story(
     assert bad.status_code == 400 and "cursor" in bad.get_json()["error"]
     found = client.get("/api/v1/articles?q=paging+story+5", headers=AUTH).get_json()
     assert [a["id"] for a in found["articles"]] == ["paging000005"]
+
+
+_T = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("sampled", "span", "limit", "expected"),
+    [
+        # fewer matches than a sample: sort them all, no windows
+        (255, timedelta(days=1), 30, (None,)),
+        (0, timedelta(0), 30, (None,)),
+        # a full sample over 256 h: one match an hour, twice a page back is 60 h
+        (256, timedelta(hours=256), 30, (timedelta(hours=60), timedelta(hours=240))),
+        # dense matches: never less than the smallest window
+        (256, timedelta(minutes=1), 30, (timedelta(hours=6), timedelta(hours=24))),
+        # sparse matches: the guess is capped, then everything
+        (256, timedelta(days=100_000), 30, ()),
+    ],
+)
+def test_search_windows_follow_the_density_of_a_sample(
+    sampled: int, span: timedelta, limit: int, expected: tuple[timedelta | None, ...]
+) -> None:
+    windows = search_windows(sampled, _T - span, _T, limit)
+    if expected == (None,):
+        assert windows == (None,)
+        return
+    assert windows[: len(expected)] == expected
+    assert windows[-2:] == (LARGEST_WINDOW, None)  # a wrong guess ends in "everything"
+    grown = [w for w in windows if w is not None]
+    assert grown == sorted(grown) and all(w <= LARGEST_WINDOW for w in grown)
+
+
+def test_a_common_word_walked_by_cursor_finds_every_match_once_across_the_windows(
+    admin_app: Flask, newsroom: Newsroom, now: datetime
+) -> None:
+    """More matches than one sample, in bursts and across long gaps, so the windows'
+    guesses are both too small and too large: the walk still finds each match once."""
+    rng = random.Random(12)
+    when, stories = now, []
+    for n in range(700):
+        when -= timedelta(minutes=rng.choice([1, 1, 5, 60, 60 * 24 * 90]))
+        title = f"Common story {n}" if n % 7 else f"Other story {n}"
+        stories.append(_article(n, when, title))
+    newsroom.add(stories)
+    client = admin_app.test_client()
+    expected = [
+        a.id for a in newsroom.store.list_articles(limit=None) if a.title.startswith("Common")
+    ]
+    assert len(expected) == 600
+    walked: list[str] = []
+    url = "/api/v1/articles?q=common&limit=40"
+    while url:
+        body = client.get(url, headers=AUTH).get_json()
+        walked += [a["id"] for a in body["articles"]]
+        url = f"/api/v1/articles?q=common&limit=40&before={body['next']}" if body["next"] else ""
+    assert walked == expected

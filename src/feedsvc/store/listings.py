@@ -25,8 +25,9 @@ from feedsvc.store.schema import copies, memberships, stories
 from feedsvc.store.search import matching
 from feedsvc.store.stories import retraction_of
 
-SEARCH_WINDOWS = tuple(timedelta(hours=6 * 4**n) for n in range(7))  # 6 h … 1,024 days
-"""How far back from its top a search looks, window after window, before looking at all."""
+SMALLEST_WINDOW = timedelta(hours=6)
+LARGEST_WINDOW = timedelta(days=1024)
+"""How far back from its top a search looks at first and at most, before looking at all."""
 FEW_MATCHES = 256
 """Matches few enough to sort all of them: such a search skips the windows."""
 MAX_TOMBSTONES = 100
@@ -167,10 +168,36 @@ def _newest_first(query: Select[Any], retracted: bool) -> Select[Any]:
     return query.order_by(memberships.c.published.desc(), memberships.c.story_id.desc())
 
 
-def _many(conn: Connection, dialect: str, text: str) -> bool:
-    """Whether ``text`` matches at least ``FEW_MATCHES`` copies: at most that many read."""
-    probe = select(copies.c.id).where(matching(dialect, text)).limit(FEW_MATCHES).subquery()
-    return conn.execute(select(func.count()).select_from(probe)).scalar_one() >= FEW_MATCHES
+def search_windows(
+    sampled: int, oldest: datetime | None, newest: datetime | None, limit: int
+) -> tuple[timedelta | None, ...]:
+    """The windows of time a search looks in, back from its top; ``None`` is "all".
+
+    ``sampled`` matches (at most ``FEW_MATCHES``, read in the index's order, not by
+    time) spanned ``oldest`` to ``newest``. Fewer than ``FEW_MATCHES`` in all: no
+    windows, their sort is cheap. Otherwise the sample's density says how far back
+    twice a page of matches should lie, so the first window usually fills the
+    page in one look; each next one is four times larger, up to ``LARGEST_WINDOW``,
+    then everything, so a wrong guess costs a look more, never a wrong answer.
+    """
+    if sampled < FEW_MATCHES or oldest is None or newest is None:
+        return (None,)
+    per_match = (newest - oldest) / sampled
+    window = min(max(per_match * 2 * max(limit, 1), SMALLEST_WINDOW), LARGEST_WINDOW)
+    windows: list[timedelta | None] = []
+    while window < LARGEST_WINDOW:
+        windows.append(window)
+        window *= 4
+    return (*windows, LARGEST_WINDOW, None)
+
+
+def _sample(conn: Connection, dialect: str, text: str) -> tuple[int, Any, Any]:
+    """How many of ``text``'s matches one look at the index gives (at most
+    ``FEW_MATCHES``), and the oldest and newest of their times."""
+    probe = select(copies.c.published).where(matching(dialect, text)).limit(FEW_MATCHES).subquery()
+    found = select(func.count(), func.min(probe.c.published), func.max(probe.c.published))
+    count, oldest, newest = conn.execute(found.select_from(probe)).one()
+    return int(count), oldest, newest
 
 
 def _all_matches(dialect: str, text: str | None) -> Any:
@@ -271,7 +298,7 @@ class Listings(Database):
 
         The full-text index cannot hand matches out newest first, so a word in
         every tenth story would cost a sort of all of them. Matches are looked
-        for in windows of time instead (``SEARCH_WINDOWS``, back from the cursor
+        for in windows of time instead (``search_windows``, back from the cursor
         or the newest story, on the index of copies' ``published``, which is the
         story's key for the copy it shows): the first window that fills the page
         answers, and only a rare word reaches the last, unbounded one, where its
@@ -283,10 +310,10 @@ class Listings(Database):
         with self.engine.connect() as conn:
             top = before[0] if before is not None else None
             windows: tuple[timedelta | None, ...] = (None,)
-            if text is not None and offset == 0 and _many(conn, dialect, text):
-                if top is None:
+            if text is not None and offset == 0:
+                windows = search_windows(*_sample(conn, dialect, text), limit)
+                if windows != (None,) and top is None:
                     top = conn.execute(select(func.max(copies.c.published))).scalar()
-                windows = (*SEARCH_WINDOWS, None) if top is not None else (None,)
             for window in windows:
                 matched = None
                 if text is not None:
