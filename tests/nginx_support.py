@@ -1,6 +1,7 @@
 """Running Debian's nginx with ``deploy/nginx/feedsvc.conf`` on a loopback port.
 
-Shared by ``tests/test_nginx.py`` and ``bench/serve.py``: a whole ``nginx.conf``
+Shared by ``tests/test_nginx.py``, ``tests/test_archive_http.py`` and
+``bench/serve.py``: a whole ``nginx.conf``
 in a private folder (pid, logs and temp paths there, no daemon) that includes
 the shipped server block with its root and map pointed at an export and its
 ``listen`` at 127.0.0.1.
@@ -8,8 +9,14 @@ the shipped server block with its root and map pointed at an export and its
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,3 +59,43 @@ def nginx_command(nginx: str, folder: Path, export: Path, port: int) -> list[str
         "}\n"
     )
     return [nginx, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")]
+
+
+def get(port: int, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """One GET on a fresh connection: status, headers and body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@contextmanager
+def serving(nginx: str, folder: Path, export: Path, port: int) -> Iterator[int]:
+    """nginx checked (``-t``), started, answering ``/feeds.opml``; stopped gracefully after."""
+    command = nginx_command(nginx, folder, export, port)
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    if checked.returncode != 0:
+        raise RuntimeError(f"nginx -t: {checked.stderr}")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if get(port, "/feeds.opml")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("nginx did not answer within 20 s")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.send_signal(signal.SIGQUIT)  # graceful: workers finish, then the master
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -5,9 +5,6 @@ with the archive. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import gzip
-import http.client
-import signal
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -23,8 +20,8 @@ from archive_walker import walk
 from feedsvc.cli import main
 from feedsvc.config import Settings
 from feedsvc.store import Store
-from nginx_support import find_nginx, nginx_command
-from test_service import free_port, wait_for
+from nginx_support import find_nginx, get, serving
+from test_service import free_port
 
 FEED = 5
 PAGE = 4
@@ -228,22 +225,8 @@ def nginx_serving(export: Path, folder: Path) -> Iterator[int]:
     """nginx with the shipped configuration, serving ``export``, on a free loopback port."""
     if NGINX is None:
         pytest.skip("nginx is not installed (apt-get install nginx)")
-    port = free_port()
-    process = subprocess.Popen(
-        nginx_command(NGINX, folder, export, port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for(lambda: _get(port, "/feeds.opml")[0] == 200, timeout=20)
+    with serving(NGINX, folder, export, free_port()) as port:
         yield port
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.mark.slow
@@ -258,25 +241,15 @@ def test_nginx_serves_exported_archive_pages_as_the_app_does(
     with nginx_serving(export, tmp_path / "nginx") as port:
         for url in urls:
             path = path_of(url)
-            status, headers, body = _get(port, path)
+            status, headers, body = get(port, path)
             ours = newsroom.client.get(path, headers={"Host": "127.0.0.1:8000"})
             assert (status, body) == (200, ours.data), path
             assert headers["Cache-Control"] == ours.headers["Cache-Control"], path
             assert headers["Content-Type"] == ours.headers["Content-Type"], path
             assert headers["Last-Modified"] == ours.headers["Last-Modified"], path
-        zipped = _get(port, path_of(urls[-1]), **{"Accept-Encoding": "gzip"})
+        zipped = get(port, path_of(urls[-1]), **{"Accept-Encoding": "gzip"})
         assert zipped[1]["Content-Encoding"] == "gzip"
-        assert _get(port, "/feeds/archive/desks/nym/99.atom")[0] == 404
-
-
-def _get(port: int, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+        assert get(port, "/feeds/archive/desks/nym/99.atom")[0] == 404
 
 
 

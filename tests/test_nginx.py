@@ -7,9 +7,6 @@ Skipped when nginx is not installed (``apt-get install nginx``).
 from __future__ import annotations
 
 import gzip
-import http.client
-import signal
-import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -22,8 +19,8 @@ from feedsvc.config import Settings
 from feedsvc.publish import Publisher
 from feedsvc.store import Store
 from feedsvc.web import create_app
-from nginx_support import find_nginx, nginx_command
-from test_service import free_port, wait_for
+from nginx_support import find_nginx, get, serving
+from test_service import free_port
 
 BASE = "https://feeds.example.org/"
 NGINX = find_nginx()
@@ -53,31 +50,8 @@ def export(published: Store, settings: Settings, now: datetime, tmp_path: Path) 
 @pytest.fixture
 def nginx(export: Path, tmp_path: Path) -> Iterator[int]:
     assert NGINX is not None
-    port = free_port()
-    command = nginx_command(NGINX, tmp_path / "nginx", export, port)
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
-    assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for(lambda: get(port, "/feeds.opml")[0] == 200, timeout=20)
+    with serving(NGINX, tmp_path / "nginx", export, free_port()) as port:
         yield port
-    finally:
-        process.send_signal(signal.SIGQUIT)  # graceful: workers finish, then the master
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def get(port: int, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def exported_paths(export: Path) -> list[str]:
