@@ -11,7 +11,9 @@ import dataclasses
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -222,6 +224,26 @@ def test_edit_and_delete_an_api_source(admin_client: FlaskClient, published: Sto
     assert gone.status_code == 302 and published.api_sources() == []
 
 
+@contextmanager
+def chromium_page(executable: str, problems: list[str]) -> Iterator[Any]:
+    """A page of Debian's headless Chromium (under playwright) that reports every console
+    error, uncaught exception and dialog into ``problems``: a test asserts it empty."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("dialog", lambda d: problems.append(f"dialog: {d.message}"))
+            yield page
+        finally:
+            browser.close()
+
+
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
@@ -240,57 +262,47 @@ def test_browser_login_add_refresh_pause(
     port = closed_port()  # the address the app is told it serves on (its accepted Host)
     served = dataclasses.replace(admin_settings, port=port)
     admin_app = create_app({"TESTING": True, "SETTINGS": served, "STORE": published})
-    with LiveApp(admin_app, port) as live, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+    with LiveApp(admin_app, port) as live, chromium_page(executable, problems) as page:
 
-            page.goto(f"{live.url}/admin/")
-            expect(page).to_have_url(re.compile(r".*/admin/login\?next=/admin/$"))
-            page.fill("#token", ADMIN_TOKEN)
-            page.click("button[type=submit]")
-            expect(page).to_have_url(f"{live.url}/admin/")
-            expect(page.locator("h1")).to_have_text("Sources")
-            cookie = next(c for c in page.context.cookies() if c["name"] == "feedsvc_admin")
-            assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+        page.goto(f"{live.url}/admin/")
+        expect(page).to_have_url(re.compile(r".*/admin/login\?next=/admin/$"))
+        page.fill("#token", ADMIN_TOKEN)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{live.url}/admin/")
+        expect(page.locator("h1")).to_have_text("Sources")
+        cookie = next(c for c in page.context.cookies() if c["name"] == "feedsvc_admin")
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
 
-            page.click("text=Add a source")
-            page.fill("#id", "loop")
-            page.fill("#url", feed_server.url("/feed.rss"))
-            page.select_option("#desk", "europe")
-            page.fill("#every", "10m")
-            page.check("input[name=topics][value=trade]")
-            page.click("button:has-text('Add source')")
-            expect(page).to_have_url(f"{live.url}/admin/sources/loop")
-            expect(page.locator("#status")).to_have_text("pending")
+        page.click("text=Add a source")
+        page.fill("#id", "loop")
+        page.fill("#url", feed_server.url("/feed.rss"))
+        page.select_option("#desk", "europe")
+        page.fill("#every", "10m")
+        page.check("input[name=topics][value=trade]")
+        page.click("button:has-text('Add source')")
+        expect(page).to_have_url(f"{live.url}/admin/sources/loop")
+        expect(page.locator("#status")).to_have_text("pending")
 
-            page.click("button[value=refresh]")
-            expect(page.locator(".flash")).to_contain_text("Refresh of loop queued")
-            expect(page.locator("#next-fetch")).to_contain_text("refresh queued")
-            assert feed_server.hits("/feed.rss") == 0  # queued, not fetched by the web thread
-            assert run_queued(served, published, utcnow) >= 1  # the scheduler's next tick
-            page.reload()
-            expect(page.locator("#status")).to_have_text("ok")
-            expect(page.locator("#last-success")).to_have_text(re.compile(r"s ago$"))
-            expect(page.locator("#article-count")).to_have_text("2")
-            expect(page.locator("#articles li")).to_have_count(2)
-            expect(page.locator("#fetches tbody tr")).to_have_count(1)
+        page.click("button[value=refresh]")
+        expect(page.locator(".flash")).to_contain_text("Refresh of loop queued")
+        expect(page.locator("#next-fetch")).to_contain_text("refresh queued")
+        assert feed_server.hits("/feed.rss") == 0  # queued, not fetched by the web thread
+        assert run_queued(served, published, utcnow) >= 1  # the scheduler's next tick
+        page.reload()
+        expect(page.locator("#status")).to_have_text("ok")
+        expect(page.locator("#last-success")).to_have_text(re.compile(r"s ago$"))
+        expect(page.locator("#article-count")).to_have_text("2")
+        expect(page.locator("#articles li")).to_have_count(2)
+        expect(page.locator("#fetches tbody tr")).to_have_count(1)
 
-            page.click("button[value=pause]")
-            expect(page.locator(".flash")).to_contain_text("Source loop paused.")
-            expect(page.locator("#status")).to_have_text("paused")
-            page.goto(f"{live.url}/admin/")
-            row = page.locator("#source-loop")
-            expect(row).to_have_attribute("data-status", "paused")
-            expect(row.locator(".status")).to_have_text("paused")
-            colour = row.locator(".status").evaluate("e => getComputedStyle(e).backgroundColor")
-            assert colour not in ("", "rgba(0, 0, 0, 0)")  # the stylesheet loaded under the CSP
-        finally:
-            browser.close()
+        page.click("button[value=pause]")
+        expect(page.locator(".flash")).to_contain_text("Source loop paused.")
+        expect(page.locator("#status")).to_have_text("paused")
+        page.goto(f"{live.url}/admin/")
+        row = page.locator("#source-loop")
+        expect(row).to_have_attribute("data-status", "paused")
+        expect(row.locator(".status")).to_have_text("paused")
+        colour = row.locator(".status").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert colour not in ("", "rgba(0, 0, 0, 0)")  # the stylesheet loaded under the CSP
     assert feed_server.hits("/feed.rss") == 1
     assert problems == []

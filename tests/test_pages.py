@@ -29,7 +29,7 @@ from feedsvc.publish import Publisher
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from servers import closed_port
-from test_admin_pages import CHROMIUM_ARGS, chromium
+from test_admin_pages import chromium, chromium_page
 
 BASE = "https://news.example/"
 SITE = {
@@ -306,46 +306,35 @@ def test_story_pages_in_a_real_browser(settings: Settings, published: Store, now
     problems: list[str] = []
     port = closed_port()
     app = _browser_app(settings, published, port)
-    with LiveApp(app, port) as live, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000
+    with LiveApp(app, port) as live, chromium_page(executable, problems) as page:
+        # the image's host does not resolve: block it, so the only errors are the page's own
+        page.route("https://img.invalid/**", lambda route: route.fulfill(status=204))
+
+        page.goto(f"{live.url}/desks/nym")
+        page.click(f"a[href='/articles/{hostile.id}']")
+        expect(page).to_have_url(f"{live.url}/articles/{hostile.id}")
+        expect(page.locator("h1")).to_have_text(hostile.title)
+        expect(page.locator("#author")).to_have_text("NYM Desk")
+        scripts = page.locator("script").evaluate_all(
+            "els => els.map(e => [e.type, e.textContent])"
         )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("dialog", lambda d: problems.append(f"dialog: {d.message}"))
-            # the image's host does not resolve: block it, so the only errors are the page's own
-            page.route("https://img.invalid/**", lambda route: route.fulfill(status=204))
+        assert len(scripts) == 1 and scripts[0][0] == "application/ld+json"
+        data = json.loads(scripts[0][1])
+        assert data["@type"] == "NewsArticle"
+        assert data["headline"] == hostile.title
+        assert data["url"] == data["mainEntityOfPage"] == f"{live.url}/articles/{hostile.id}"
+        assert data["datePublished"] == "2025-06-30T12:00:00Z"
+        assert data["author"] == {"@type": "Organization", "name": "NYM Desk"}
+        canonical = page.locator("link[rel=canonical]").get_attribute("href")
+        assert canonical == f"{live.url}/articles/{hostile.id}"
+        colour = page.locator("body").evaluate("e => getComputedStyle(e).color")
+        assert colour == "rgb(34, 34, 34)"  # the inline style applied under the CSP
 
-            page.goto(f"{live.url}/desks/nym")
-            page.click(f"a[href='/articles/{hostile.id}']")
-            expect(page).to_have_url(f"{live.url}/articles/{hostile.id}")
-            expect(page.locator("h1")).to_have_text(hostile.title)
-            expect(page.locator("#author")).to_have_text("NYM Desk")
-            scripts = page.locator("script").evaluate_all(
-                "els => els.map(e => [e.type, e.textContent])"
-            )
-            assert len(scripts) == 1 and scripts[0][0] == "application/ld+json"
-            data = json.loads(scripts[0][1])
-            assert data["@type"] == "NewsArticle"
-            assert data["headline"] == hostile.title
-            assert data["url"] == data["mainEntityOfPage"] == f"{live.url}/articles/{hostile.id}"
-            assert data["datePublished"] == "2025-06-30T12:00:00Z"
-            assert data["author"] == {"@type": "Organization", "name": "NYM Desk"}
-            canonical = page.locator("link[rel=canonical]").get_attribute("href")
-            assert canonical == f"{live.url}/articles/{hostile.id}"
-            colour = page.locator("body").evaluate("e => getComputedStyle(e).color")
-            assert colour == "rgb(34, 34, 34)"  # the inline style applied under the CSP
-
-            for story in published.list_articles(limit=None):
-                page.goto(f"{live.url}/articles/{story.id}")
-                expect(page.locator("h1")).to_have_text(story.title)
-                text = page.locator("script[type='application/ld+json']").text_content()
-                assert json.loads(text or "")["headline"] == story.title
-        finally:
-            browser.close()
+        for story in published.list_articles(limit=None):
+            page.goto(f"{live.url}/articles/{story.id}")
+            expect(page.locator("h1")).to_have_text(story.title)
+            text = page.locator("script[type='application/ld+json']").text_content()
+            assert json.loads(text or "")["headline"] == story.title
     assert problems == []
 
 
