@@ -16,7 +16,7 @@ from feedsvc.config import Settings
 from feedsvc.publish import Publisher
 from feedsvc.store import Store
 from feedsvc.web import create_app
-from feedsvc.web.cache import FeedCache
+from feedsvc.web.cache import FeedCache, PageMemo
 from servers import closed_port
 
 
@@ -128,3 +128,26 @@ def test_no_request_sees_an_empty_cache_while_the_first_load_runs(published: Sto
         for thread in threads:
             thread.join()
         assert len(found) == 16 and None not in found
+
+
+@pytest.mark.parametrize(
+    ("puts", "kept"),
+    [
+        # (key, bytes) in order → keys still kept, with a budget of 3 pages and 100 bytes
+        ([("a", 40), ("b", 40)], ["a", "b"]),
+        ([("a", 40), ("b", 40), ("c", 40)], ["b", "c"]),  # over the bytes: oldest out
+        ([("a", 10), ("b", 10), ("c", 10), ("d", 10)], ["b", "c", "d"]),  # over the count
+        ([("a", 40), ("big", 101)], ["a"]),  # larger than the whole budget: not kept
+        ([("a", 40), ("a", 90), ("b", 5)], ["a", "b"]),  # a replaced page counts once
+        ([("a", 40), ("a", 90), ("b", 20)], ["b"]),
+    ],
+)
+def test_the_page_memo_is_bounded_in_count_and_bytes(
+    puts: list[tuple[str, int]], kept: list[str]
+) -> None:
+    memo = PageMemo(size=3, max_bytes=100)
+    for key, size in puts:
+        memo.put("g1", (key,), b"x" * size)
+    keys = list(dict.fromkeys(key for key, _ in puts))
+    assert [key for key in keys if memo.get("g1", (key,)) is not None] == kept
+    assert memo.get("g2", (kept[0],)) is None  # another generation sees nothing

@@ -212,15 +212,19 @@ class PageMemo:
     """Pages rendered per request (older pages, story pages, search results), kept per
     publish generation: the first request after a publish renders, the next ones look up.
 
-    Bounded (least recently used out first), and emptied when the generation
-    moves, so nothing shown outlives the publish that changed it.
+    Bounded in count and in bytes (least recently used out first; a story page may
+    hold 512 KiB of content, and which pages are asked for is the client's choice),
+    and emptied when the generation moves, so nothing shown outlives the publish
+    that changed it.
     """
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.size = size
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._generation: str | None = None
         self._pages: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
+        self._bytes = 0
 
     def get(self, generation: str | None, key: tuple[str, ...]) -> bytes | None:
         with self._lock:
@@ -235,7 +239,13 @@ class PageMemo:
         with self._lock:
             if generation != self._generation:
                 self._pages.clear()
+                self._bytes = 0
                 self._generation = generation
+            if len(page) > self.max_bytes:
+                return
+            old = self._pages.pop(key, None)
+            self._bytes += len(page) - (len(old) if old is not None else 0)
             self._pages[key] = page
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
+            while len(self._pages) > self.size or self._bytes > self.max_bytes:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped)
